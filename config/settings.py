@@ -1,0 +1,52 @@
+"""Process-wide settings: where the archive and the sources file are.  Environment first, flags override."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+DEFAULT_DB = "sqlite:///archive.db"
+DEFAULT_SOURCES = "config/sources.toml"
+USER_AGENT = "vnarchive/0.1 (+https://github.com/vnarchive/vnarchive; news archiving for research)"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db_url: str = DEFAULT_DB
+    sources_path: Path = Path(DEFAULT_SOURCES)
+    user_agent: str = USER_AGENT
+    # seconds; replaces every source's cron schedule (demos and tests), 0 = off
+    schedule_every: int = 0
+    # crawls the scheduler runs at once, and the wall-clock limit of one crawl
+    max_parallel_crawls: int = 2
+    crawl_timeout: int = 4 * 3600
+    stop_grace: int = 60
+    log_file: str | None = None
+
+    def with_overrides(self, **kw: object) -> Settings:
+        return replace(self, **{k: v for k, v in kw.items() if v is not None})
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected a whole number") from None
+
+
+def from_env(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    return Settings(
+        db_url=env.get("VNARCHIVE_DB") or DEFAULT_DB,
+        sources_path=Path(env.get("VNARCHIVE_SOURCES") or DEFAULT_SOURCES),
+        user_agent=env.get("VNARCHIVE_USER_AGENT") or USER_AGENT,
+        schedule_every=_int_env("VNARCHIVE_SCHEDULE_EVERY", 0),
+        max_parallel_crawls=_int_env("VNARCHIVE_MAX_PARALLEL_CRAWLS", 2),
+        crawl_timeout=_int_env("VNARCHIVE_CRAWL_TIMEOUT", 4 * 3600),
+        stop_grace=_int_env("VNARCHIVE_STOP_GRACE", 60),
+        log_file=env.get("VNARCHIVE_LOG_FILE") or None,
+    )

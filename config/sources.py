@@ -1,0 +1,234 @@
+"""The sources file: every site vnarchive crawls, as data.
+
+A sources file is TOML with an optional ``[defaults]`` table and one ``[[source]]`` table per site.
+Each source overlays the defaults (tables are merged key by key), is validated by the models below and
+frozen.  The field descriptions are the documentation of the format (``vnarchive sources --schema``).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+class SourcesError(ValueError):
+    """A sources file that cannot be used; the message names the file, the key and what was expected."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _compile_all(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as e:
+            raise ValueError(f"{p!r} is not a valid regular expression ({e})") from e
+    return patterns
+
+
+class Limits(_Frozen):
+    max_pages: int = Field(5000, ge=1, description="Requests per run at most (listings, feeds, articles).")
+    max_depth: int = Field(3, ge=0, description="How many listing pages deep discovery follows links.")
+    max_listing_pages: int = Field(
+        30, ge=1, description="Pagination pages followed per listing, counting the first."
+    )
+    max_sitemap_urls: int = Field(50000, ge=0, description="Article URLs taken from sitemaps per run.")
+
+
+class Politeness(_Frozen):
+    download_delay: float = Field(1.0, ge=0, description="Seconds between requests to one host.")
+    concurrency: int = Field(2, ge=1, le=32, description="Requests in flight to one host at most.")
+    autothrottle: bool = Field(True, description="Adapt the delay to the server's latency.")
+    timeout: float = Field(45, gt=0, description="Seconds before a request is abandoned.")
+    retries: int = Field(3, ge=0, le=10, description="Retries for 5xx, 429 and network errors.")
+
+
+class Extraction(_Frozen):
+    content_selectors: tuple[str, ...] = Field(
+        (), description="CSS selectors of the article body container, tried in order (optional hints)."
+    )
+    prune_selectors: tuple[str, ...] = Field(
+        (), description="CSS selectors of elements removed before extraction (related news, widgets...)."
+    )
+    title_selectors: tuple[str, ...] = Field((), description="CSS selectors of the headline (optional).")
+    lead_selectors: tuple[str, ...] = Field((), description="CSS selectors of the lead / sapo (optional).")
+    min_text_chars: int = Field(200, ge=0, description="Shorter body text is not an article (skipped).")
+    language: str = Field("vi", description="Expected language of the articles (ISO 639-1).")
+
+
+class Revisit(_Frozen):
+    """When known articles are fetched again to catch edits and removals."""
+
+    enabled: bool = Field(True, description="Re-check known articles on later crawls.")
+    schedule_hours: tuple[float, ...] = Field(
+        (6, 24, 72, 168, 720),
+        description="Hours after publication at which an article is due again: often when young, rarely when old.",
+    )
+    max_per_run: int = Field(2000, ge=0, description="Revisits per run at most.")
+    backfill_listing_pages: int = Field(
+        30, ge=1, description="On a source's first crawl, listing pages followed back (later: until known)."
+    )
+
+
+class Source(_Frozen):
+    id: str = Field(description="Short identifier, used on the command line and in the archive.")
+    name: str = Field(description="Human-readable name of the site.")
+    allowed_domains: tuple[str, ...] = Field(
+        description="Hosts (and their subdomains) the crawl may request; host:port for test servers."
+    )
+    start_urls: tuple[str, ...] = Field((), description="Home and category listing pages.")
+    feeds: tuple[str, ...] = Field((), description="RSS or Atom feeds.")
+    sitemaps: tuple[str, ...] = Field(
+        (), description="Sitemaps or sitemap indexes (Google News sitemaps too)."
+    )
+    sitemaps_from_robots: bool = Field(True, description="Also follow Sitemap: lines of robots.txt.")
+    article_patterns: tuple[str, ...] = Field(
+        description="Regular expressions (searched in the URL) that mark article pages."
+    )
+    listing_patterns: tuple[str, ...] = Field(
+        (), description="Regular expressions that mark listing and pagination pages worth following."
+    )
+    deny_patterns: tuple[str, ...] = Field((), description="URLs matching any of these are never requested.")
+    ignore_params: tuple[str, ...] = Field(
+        (), description="Query parameters that do not change the article (besides utm_*, fbclid, print...)."
+    )
+    host_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description='Mirror hosts of the same site, e.g. {"m.example.vn" = "example.vn"} for a mobile host.',
+    )
+    case_insensitive_paths: bool = Field(False, description="The server ignores case in paths.")
+    schedule: str = Field("0 */3 * * *", description=f"Cron expression in {TIMEZONE}.")
+    expect_new_within_hours: float = Field(
+        48, gt=0, description="Flag the source as unhealthy when no new article arrives for this long."
+    )
+    limits: Limits = Limits()
+    politeness: Politeness = Politeness()
+    extraction: Extraction = Extraction()
+    revisit: Revisit = Revisit()
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", v):
+            raise ValueError("expected lower-case letters, digits, '-' or '_' (at most 40)")
+        return v
+
+    @field_validator("article_patterns")
+    @classmethod
+    def _need_patterns(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("expected at least one regular expression")
+        return _compile_all(v)
+
+    @field_validator("listing_patterns", "deny_patterns")
+    @classmethod
+    def _patterns(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _compile_all(v)
+
+    @field_validator("start_urls", "feeds", "sitemaps")
+    @classmethod
+    def _http_urls(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for u in v:
+            if not re.match(r"https?://[^/\s]+", u):
+                raise ValueError(f"{u!r} is not an http(s) URL")
+        return v
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(v, timezone=TIMEZONE)
+        except ValueError as e:
+            raise ValueError(f"{v!r} is not a 5-field cron expression ({e})") from e
+        return v
+
+    @model_validator(mode="after")
+    def _has_entry_points(self) -> Source:
+        if not (self.start_urls or self.feeds or self.sitemaps):
+            raise ValueError("a source needs at least one of start_urls, feeds or sitemaps")
+        if not self.allowed_domains:
+            raise ValueError("allowed_domains must name at least one host")
+        return self
+
+
+class SourcesFile(_Frozen):
+    path: str
+    sources: tuple[Source, ...]
+
+    def get(self, source_id: str) -> Source:
+        for s in self.sources:
+            if s.id == source_id:
+                return s
+        known = ", ".join(s.id for s in self.sources)
+        raise SourcesError(f"{self.path}: no source {source_id!r} (known: {known})")
+
+    @property
+    def ids(self) -> list[str]:
+        return [s.id for s in self.sources]
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _describe(err: ValidationError, path: str, prefix: str) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(x) for x in (prefix, *e["loc"]) if x != "")
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"{path}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_sources(text: str, path: str = "<string>") -> SourcesFile:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SourcesError(f"{path}: not valid TOML: {e}") from e
+    unknown = set(data) - {"defaults", "source"}
+    if unknown:
+        raise SourcesError(f"{path}: {sorted(unknown)[0]}: unknown top-level key (expected [defaults] or [[source]])")
+    defaults = data.get("defaults", {})
+    raw = data.get("source", [])
+    if not isinstance(raw, list) or not raw:
+        raise SourcesError(f"{path}: source: expected at least one [[source]] table")
+    sources, seen = [], set()
+    for i, entry in enumerate(raw):
+        label = f"source[{i}]" + (f" ({entry.get('id')})" if isinstance(entry.get("id"), str) else "")
+        try:
+            src = Source.model_validate(_merge(defaults, entry))
+        except ValidationError as e:
+            raise SourcesError(_describe(e, path, label)) from None
+        if src.id in seen:
+            raise SourcesError(f"{path}: {label}.id: duplicate id {src.id!r}")
+        seen.add(src.id)
+        sources.append(src)
+    return SourcesFile(path=path, sources=tuple(sources))
+
+
+def load_sources(path: str | Path) -> SourcesFile:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SourcesError(f"{p}: sources file not found (set VNARCHIVE_SOURCES or --sources)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SourcesError(f"{p}: cannot read: {e}") from None
+    return parse_sources(text, str(p))

@@ -1,0 +1,5 @@
+"""`python -m crawler ...` is `vnarchive ...` (the scheduler launches crawls this way)."""
+
+from crawler.cli import main
+
+main()

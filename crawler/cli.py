@@ -1,0 +1,205 @@
+"""The `vnarchive` command: a thin layer over the library.  Expected failures are one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from config import Settings, SourcesError, from_env, load_sources
+from config.sources import Source, SourcesFile
+from storage.db import ArchiveError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Archive Vietnamese ministry and newspaper websites: crawl, keep versions, export.")
+db_app = typer.Typer(no_args_is_help=True, help="Manage the archive database.")
+app.add_typer(db_app, name="db")
+
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 120)
+F = TypeVar("F", bound=Callable[..., Any])
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the archive (default: $VNARCHIVE_DB "
+                                           "or sqlite:///archive.db).", show_default=False)]
+SourcesOpt = Annotated[Path | None, typer.Option("--sources", help="Sources file (default: $VNARCHIVE_SOURCES or "
+                                                 "config/sources.toml).", show_default=False)]
+
+
+class UsageFailure(Exception):
+    """An expected failure: printed as one line, exit code 2."""
+
+
+def fail(msg: str, code: int = 2) -> None:
+    err.print(f"error: {msg}", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def expected_errors() -> Iterator[None]:
+    try:
+        yield
+    except (SourcesError, ArchiveError, UsageFailure, ValueError) as e:
+        first, *rest = str(e).splitlines() or [type(e).__name__]
+        if rest and isinstance(e, SourcesError):
+            # every problem of a bad sources file, one per line
+            err.print("error: " + "\nerror: ".join([first, *rest]), markup=False, highlight=False)
+            raise typer.Exit(2) from None
+        fail(first)
+    except OSError as e:
+        fail(f"{e.strerror or e}: {e.filename}" if e.filename else str(e), 1)
+
+
+def settings_for(db: str | None = None, sources: Path | None = None) -> Settings:
+    return from_env().with_overrides(db_url=db, sources_path=sources)
+
+
+def load(settings: Settings) -> SourcesFile:
+    return load_sources(settings.sources_path)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# ---------------------------------------------------------------- crawl
+
+@app.command()
+def crawl(
+    source_ids: Annotated[list[str] | None, typer.Argument(metavar="SOURCE...", help="Source ids to crawl.",
+                                                           show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Crawl every configured source.")] = False,
+    trigger: Annotated[str, typer.Option(help="Recorded with the run: manual, schedule or run-now.",
+                                         hidden=True)] = "manual",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log Scrapy's progress to stderr.")] = False,
+    db: DbOpt = None,
+    sources: SourcesOpt = None,
+) -> None:
+    """Crawl sources into the archive, then print a summary."""
+    from crawler.progress import Progress, print_summary
+    from crawler.runner import crawl as run, exit_code
+
+    with expected_errors():
+        settings = settings_for(db, sources)
+        sf = load(settings)
+        if all_ == bool(source_ids):
+            raise UsageFailure("name sources to crawl or give --all (not both)" if all_ else
+                               f"name sources to crawl or give --all; configured: {', '.join(sf.ids)}")
+        chosen = list(sf.sources) if all_ else [sf.get(i) for i in dict.fromkeys(source_ids or [])]
+        show = not quiet and err.is_terminal
+        results = run(settings, chosen, trigger=trigger, progress=(lambda c: Progress(c, err)) if show else None,
+                      log_level="INFO" if verbose else "WARNING")
+    print_summary(results, out)
+    raise typer.Exit(exit_code(results))
+
+
+# ---------------------------------------------------------------- sources
+
+@app.command("sources")
+def sources_cmd(
+    json_: Annotated[bool, typer.Option("--json", help="One JSON object per source.")] = False,
+    sources: SourcesOpt = None,
+) -> None:
+    """List and validate the configured sources."""
+    with expected_errors():
+        sf = load(settings_for(sources=sources))
+    if json_:
+        for s in sf.sources:
+            out.print(json.dumps(s.model_dump(mode="json"), ensure_ascii=False), markup=False, highlight=False)
+        return
+    t = Table(title=f"{len(sf.sources)} sources in {sf.path} (valid)")
+    for col in ("id", "name", "domains", "entry points", "schedule (Asia/Ho_Chi_Minh)"):
+        t.add_column(col)
+    for s in sf.sources:
+        entry = f"{len(s.start_urls)} listings, {len(s.feeds)} feeds, {len(s.sitemaps)} sitemaps"
+        t.add_row(s.id, s.name, ", ".join(s.allowed_domains), entry, s.schedule)
+    out.print(t)
+
+
+# ---------------------------------------------------------------- db
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOpt = None) -> None:
+    """Create the archive or apply pending schema migrations."""
+    from storage.db import make_engine
+    from storage.migrate import upgrade
+
+    with expected_errors():
+        settings = settings_for(db)
+        before, after = upgrade(make_engine(settings.db_url))
+    out.print(f"archive schema at {after}" + (f" (was {before or 'empty'})" if before != after else " (up to date)"))
+
+
+@db_app.command("status")
+def db_status(db: DbOpt = None) -> None:
+    """Show the archive's schema version and whether migrations are pending."""
+    from storage.db import make_engine
+    from storage.migrate import current_revision, head_revision
+
+    with expected_errors():
+        engine = make_engine(settings_for(db).db_url)
+        cur, head = current_revision(engine), head_revision(engine)
+    out.print(f"schema {cur or 'none'}; this vnarchive expects {head}" + ("" if cur == head else
+              " - run `vnarchive db upgrade`"))
+
+
+# ---------------------------------------------------------------- export
+
+@app.command()
+def export(
+    format_: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")] = "jsonl",
+    versions: Annotated[bool, typer.Option("--versions", help="One record per version, not per article.")] = False,
+    source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Export archived articles (removed ones included) as JSON Lines or CSV."""
+    from storage.db import make_engine, make_session_factory
+    from storage.export import FIELDS, iter_records
+    from storage.migrate import check_current
+
+    if format_ not in ("jsonl", "csv"):
+        fail(f"--format must be jsonl or csv, not {format_!r}")
+    with expected_errors():
+        engine = make_engine(settings_for(db).db_url)
+        check_current(engine)
+        factory = make_session_factory(engine)
+        target = out_file.open("w", encoding="utf-8", newline="") if out_file else sys.stdout
+        n = 0
+        try:
+            with factory() as session:
+                rows = iter_records(session, versions=versions, source=source)
+                if format_ == "jsonl":
+                    for row in rows:
+                        target.write(json.dumps(row, ensure_ascii=False) + "\n")
+                        n += 1
+                else:
+                    w = csv.DictWriter(target, fieldnames=FIELDS)
+                    w.writeheader()
+                    for row in rows:
+                        row["urls"] = " ".join(row["urls"])
+                        w.writerow(row)
+                        n += 1
+        finally:
+            if out_file:
+                target.close()
+    if out_file:
+        err.print(f"{n} {'versions' if versions else 'articles'} written to {out_file}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

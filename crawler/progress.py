@@ -1,0 +1,60 @@
+"""The live crawl display and the end-of-crawl summary (rich)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from crawler.runner import SourceResult
+
+COLUMNS = ("source", "pages", "new", "updated", "unchanged", "skipped", "errors", "state")
+
+
+class Progress:
+    """A table of per-source counters read from the crawlers' stats, refreshed twice a second."""
+
+    def __init__(self, crawlers: list[tuple[Any, Any]], console: Console) -> None:
+        self.crawlers = crawlers
+        self.t0 = time.monotonic()
+        self.live = Live(get_renderable=self.render, console=console, refresh_per_second=2, transient=True)
+
+    def render(self) -> Table:
+        t = Table(title=f"crawling… {time.monotonic() - self.t0:.0f} s")
+        for c in COLUMNS:
+            t.add_column(c, justify="left" if c in ("source", "state") else "right")
+        for src, crawler in self.crawlers:
+            st = crawler.stats.get_stats() if crawler.stats else {}
+            errs = sum(v for k, v in st.items() if k.startswith(("downloader/exception_type_count/",
+                                                                 "archive/errors/")))
+            state = st.get("finish_reason") or ("running" if st else "starting")
+            t.add_row(src.id, str(st.get("response_received_count", 0)), str(st.get("archive/new", 0)),
+                      str(st.get("archive/updated", 0)),
+                      str(st.get("archive/unchanged", 0) + st.get("archive/not_modified", 0)),
+                      str(st.get("archive/skipped", 0)), str(errs), state)
+        return t
+
+    def __enter__(self) -> Progress:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.live.__exit__(*exc)
+
+
+def print_summary(results: list[SourceResult], console: Console) -> None:
+    t = Table(title="crawl summary")
+    for c in ("source", "status", "pages", "new", "updated", "unchanged", "removed", "skipped", "time"):
+        t.add_column(c, justify="left" if c in ("source", "status") else "right")
+    for r in results:
+        t.add_row(r.source_id, r.status if r.status == "finished" else f"{r.status} ({r.finish_reason})",
+                  str(r.pages), str(r.new), str(r.updated), str(r.unchanged + r.not_modified), str(r.removed),
+                  str(r.skipped), f"{r.elapsed:.0f} s")
+    console.print(t)
+    for r in results:
+        if r.errors:
+            kinds = ", ".join(f"{k}={v}" for k, v in sorted(r.errors.items()))
+            console.print(f"{r.source_id}: {kinds}", markup=False, highlight=False)

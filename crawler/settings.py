@@ -1,0 +1,55 @@
+"""Scrapy settings: the project-wide baseline (safety, politeness) and what each source overrides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.settings import Settings
+from config.sources import Source
+
+MiB = 1024 * 1024
+
+
+def base_settings(settings: Settings, log_level: str = "WARNING") -> dict[str, Any]:
+    return {
+        "BOT_NAME": "vnarchive",
+        "USER_AGENT": settings.user_agent,
+        "ROBOTSTXT_OBEY": True,
+        "VNARCHIVE_DB": settings.db_url,
+        "ITEM_PIPELINES": {"pipelines.archive.ArchivePipeline": 500},
+        # one door out: http(s) only, nothing listening, no remote control
+        "DOWNLOAD_HANDLERS": {"file": None, "data": None, "ftp": None, "s3": None},
+        "TELNETCONSOLE_ENABLED": False,
+        # bounded work per response and per process
+        "DOWNLOAD_MAXSIZE": 32 * MiB,
+        "DOWNLOAD_WARNSIZE": 8 * MiB,
+        "DNS_TIMEOUT": 15,
+        "REDIRECT_MAX_TIMES": 10,
+        "URLLENGTH_LIMIT": 2083,
+        "MEMUSAGE_ENABLED": True,
+        "MEMUSAGE_LIMIT_MB": 3072,
+        "MEMUSAGE_WARNING_MB": 1536,
+        "CONCURRENT_REQUESTS": 32,
+        "CONCURRENT_ITEMS": 64,
+        "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
+        "DEPTH_LIMIT": 0,  # the spider counts listing depth itself
+        "LOG_LEVEL": log_level,
+        "LOG_FORMAT": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        "STATS_DUMP": False,
+        "LOG_INSTALL_ROOT_HANDLER": True,
+    }
+
+
+def source_settings(source: Source) -> dict[str, Any]:
+    p = source.politeness
+    return {
+        "CONCURRENT_REQUESTS_PER_DOMAIN": p.concurrency,
+        "DOWNLOAD_DELAY": p.download_delay,
+        "DOWNLOAD_DELAY_JITTER": 0.5 if p.download_delay > 0 else 0,
+        "AUTOTHROTTLE_ENABLED": p.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": max(p.download_delay, 1.0),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(p.concurrency),
+        "DOWNLOAD_TIMEOUT": p.timeout,
+        "RETRY_TIMES": p.retries,
+        "CLOSESPIDER_PAGECOUNT": source.limits.max_pages,
+    }

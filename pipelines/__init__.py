@@ -1,0 +1,1 @@
+"""The item contract and one module per stage: decode, extract, urls (identity), archive."""

@@ -1,0 +1,222 @@
+"""Archive an extracted page: find its article (URL variants, exact copies), add a version if it changed.
+
+``archive_page`` is the core, run in one transaction: capture, article, URLs and version are committed
+together or not at all, so a kill at any moment loses nothing committed and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import datetime as dt
+import logging
+from typing import Any
+
+from scrapy.exceptions import DropItem, NotConfigured
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.sources import Source
+from pipelines.items import ArchiveOutcome, Extracted, PageStatus, RawPage, Skipped
+from pipelines.urls import clean_url, url_key
+from pipelines.workers import ExtractorPool
+from storage import repo
+from storage.db import is_transient, make_engine, make_session_factory, retrying
+from storage.models import Article
+
+logger = logging.getLogger(__name__)
+
+
+def key_for(source: Source, url: str) -> str:
+    return url_key(url, source.ignore_params, source.host_aliases, source.case_insensitive_paths)
+
+
+def content_of(ex: Extracted) -> repo.Content:
+    return repo.Content(title=ex.title, lead=ex.lead, text=ex.text, author=ex.author, published=ex.published,
+                        modified=ex.modified, language=ex.language, page_canonical=ex.page_canonical,
+                        extractor=ex.extractor, extractor_version=ex.extractor_version)
+
+
+def _urls(source: Source, raw: RawPage, ex: Extracted | None) -> dict[str, str]:
+    """Every URL this page answers for -> its identity key."""
+    urls = [raw.url, raw.final_url, *raw.seen_urls, *raw.redirected_from]
+    if ex is not None and ex.page_canonical:
+        urls.insert(0, ex.page_canonical)
+    return {clean_url(u, source.ignore_params): key_for(source, u) for u in urls if u}
+
+
+def _canonical(source: Source, raw: RawPage, ex: Extracted) -> str:
+    return clean_url(ex.page_canonical or raw.final_url or raw.url, source.ignore_params)
+
+
+def _validators(headers: dict[str, str]) -> tuple[str | None, str | None]:
+    low = {k.lower(): v for k, v in headers.items()}
+    return low.get("etag"), low.get("last-modified")
+
+
+def archive_page(session: Session, source: Source, raw: RawPage, result: Extracted | Skipped,
+                 run_id: int | None) -> ArchiveOutcome:
+    when = raw.fetched_at
+    if isinstance(result, Skipped):
+        cap = repo.store_capture(session, source_id=source.id, run_id=run_id, url=raw.url, final_url=raw.final_url,
+                                 status=raw.status, headers=raw.headers, fetched_at=when, body=raw.body,
+                                 outcome=f"skipped:{result.reason}", decode_errors=result.decode_errors)
+        repo.record_skip(session, source.id, raw.url, result.reason, cap.id, when)
+        return ArchiveOutcome("skipped", reason=result.reason)
+
+    urls = _urls(source, raw, result)
+    content = content_of(result)
+    sha = content.sha256()
+    article = repo.find_article_by_keys(session, list(dict.fromkeys(urls.values())))
+    if article is None:
+        article = repo.find_article_by_content(session, source.id, sha)
+    is_new = article is None
+    if article is None:
+        article = repo.create_article(session, source.id, _canonical(source, raw, result), when, result.published)
+        is_new = article.current_version == 0
+    repo.add_urls(session, article.id, urls.items(), when)
+
+    latest = repo.latest_version(session, article.id)
+    etag, last_modified = _validators(raw.headers)
+    changed = latest is None or latest.content_sha256 != sha
+    cap = repo.store_capture(session, source_id=source.id, run_id=run_id, url=raw.url, final_url=raw.final_url,
+                             status=raw.status, headers=raw.headers, fetched_at=when, body=raw.body,
+                             outcome="archived" if changed else "unchanged", article_id=article.id,
+                             decode_errors=result.decode_errors,
+                             # an unchanged refetch keeps its headers and hash, not another copy of the bytes
+                             keep_body=changed)
+    _seen(session, article, when, etag, last_modified)
+    _detect_move(session, source, article, raw, result, when)
+    if not changed:
+        return ArchiveOutcome("unchanged", article.id, latest.number if latest else None)
+    v = repo.add_version(session, article, content, cap.id, when)
+    return ArchiveOutcome("new" if is_new else "updated", article.id, v.number)
+
+
+def _detect_move(session: Session, source: Source, article: Article, raw: RawPage, ex: Extracted,
+                 when: dt.datetime) -> None:
+    """A redirect from one of the article's URLs to a new article URL: the article moved there."""
+    if not raw.redirected_from:
+        return
+    new_url = _canonical(source, raw, ex)
+    if key_for(source, new_url) == key_for(source, article.canonical_url):
+        return
+    if session.execute(select(Article.id).where(Article.canonical_url == new_url)).first() is None:
+        repo.record_event(session, article.id, "moved", when, f"{article.canonical_url} -> {new_url}")
+        article.canonical_url = new_url
+        article.status = "moved"
+
+
+def apply_status(session: Session, st: PageStatus, run_id: int | None) -> ArchiveOutcome:
+    """A revisit without a page: 304 keeps the article fresh, 404/410 or a redirect away marks it removed."""
+    article = session.get(Article, st.article_id)
+    if article is None:
+        return ArchiveOutcome("skipped", reason="unknown_article")
+    repo.store_capture(session, source_id=st.source_id, run_id=run_id, url=st.url, final_url=st.final_url,
+                       status=st.status, headers=st.headers, fetched_at=st.fetched_at, body=None,
+                       outcome=st.kind, article_id=article.id)
+    article.last_fetched = st.fetched_at
+    if st.kind == "not_modified":
+        article.last_seen = max(article.last_seen, st.fetched_at)
+        if article.status == "removed":
+            repo.record_event(session, article.id, "reappeared", st.fetched_at)
+            article.status, article.removed_at = "live", None
+        return ArchiveOutcome("not_modified", article.id)
+    if article.status != "removed":
+        detail = f"HTTP {st.status}" if st.kind == "gone" else f"redirected to {st.final_url}"
+        repo.record_event(session, article.id, "removed", st.fetched_at, detail)
+        article.status, article.removed_at = "removed", st.fetched_at
+        return ArchiveOutcome("removed", article.id)
+    return ArchiveOutcome("unchanged", article.id)
+
+
+def _seen(session: Session, article: Article, when: dt.datetime, etag: str | None, last_modified: str | None) -> None:
+    article.last_seen = max(article.last_seen, when)
+    article.last_fetched = when
+    article.etag, article.last_modified = etag, last_modified
+    if article.status == "removed":
+        repo.record_event(session, article.id, "reappeared", when)
+        article.status, article.removed_at = "live", None
+
+
+# ---------------------------------------------------------------- the Scrapy adapter
+
+class ArchivePipeline:
+    """Extract in the worker pool, write in the single archive-writer thread; count every outcome."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.db_url: str = crawler.settings.get("VNARCHIVE_DB")
+        if not self.db_url:
+            raise NotConfigured("VNARCHIVE_DB is not set")
+        self.pool = ExtractorPool.shared()
+        self.factory = archive_session_factory(self.db_url)
+        self._closing = False
+        self._close_task: asyncio.Future[None] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ArchivePipeline:
+        return cls(crawler)
+
+    async def process_item(self, item: Any) -> Any:
+        spider = self.crawler.spider
+        source: Source = spider.source
+        try:
+            if isinstance(item, PageStatus):
+                outcome = await asyncio.wrap_future(writer().submit(write_status, self.factory, item, spider.run_id))
+            elif isinstance(item, RawPage):
+                ctype = next((v for k, v in item.headers.items() if k.lower() == "content-type"), None)
+                result = await self.pool.extract(item.body, item.final_url, ctype, source.extraction)
+                outcome = await asyncio.wrap_future(
+                    writer().submit(write_page, self.factory, source, item, result, spider.run_id))
+            else:
+                return item
+        except Exception as e:
+            # the page is not marked done anywhere: a later crawl fetches it again
+            logger.error("could not archive %s: %s", item.url, e)
+            self.stats.inc_value(f"archive/errors/{type(e).__name__}")
+            if not is_transient(e) and not self._closing:
+                # the archive is unusable (disk full, read-only...): stop instead of failing every page;
+                # scheduled, not awaited, since closing waits for this very item
+                self._closing = True
+                self._close_task = asyncio.ensure_future(
+                    self.crawler.engine.close_spider_async(reason="archive_error"))
+            raise DropItem(f"archive write failed: {e}") from None
+        self.stats.inc_value(f"archive/{outcome.kind}")
+        if outcome.reason:
+            self.stats.inc_value(f"archive/{outcome.kind}/{outcome.reason}")
+        return outcome
+
+
+_writer: cf.ThreadPoolExecutor | None = None
+_factories: dict[str, sessionmaker[Session]] = {}
+
+
+def writer() -> cf.ThreadPoolExecutor:
+    """The one thread that writes to the archive (SQLite has one writer; queuing here beats lock waits)."""
+    global _writer
+    if _writer is None:
+        _writer = cf.ThreadPoolExecutor(1, thread_name_prefix="archive-writer")
+    return _writer
+
+
+def archive_session_factory(db_url: str) -> sessionmaker[Session]:
+    if db_url not in _factories:
+        _factories[db_url] = make_session_factory(make_engine(db_url))
+    return _factories[db_url]
+
+
+# a unique-key race with another writer (another process added "version N" first) resolves on retry
+@retrying(also=(IntegrityError,))
+def write_page(factory: sessionmaker[Session], source: Source, raw: RawPage, result: Extracted | Skipped,
+               run_id: int | None) -> ArchiveOutcome:
+    with factory.begin() as session:
+        return archive_page(session, source, raw, result, run_id)
+
+
+@retrying()
+def write_status(factory: sessionmaker[Session], st: PageStatus, run_id: int | None) -> ArchiveOutcome:
+    with factory.begin() as session:
+        return apply_status(session, st, run_id)

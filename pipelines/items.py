@@ -1,0 +1,72 @@
+"""The item contract between the spider and the pipelines: small typed records, nothing else."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class RawPage:
+    """An article response as fetched, before anything is made of it."""
+
+    source_id: str
+    url: str  # the URL requested (tracking parameters removed)
+    final_url: str  # after redirects
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    fetched_at: dt.datetime
+    seen_urls: tuple[str, ...] = ()  # every URL the article was discovered under
+    known_article_id: int | None = None  # set on revisits of an archived article
+    redirected_from: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class PageStatus:
+    """A revisit that brought no page to extract: 304 Not Modified, 404/410 gone, or a redirect away."""
+
+    source_id: str
+    url: str
+    kind: str  # not_modified | gone | redirected_away
+    status: int
+    article_id: int
+    fetched_at: dt.datetime
+    headers: dict[str, str]
+    final_url: str
+
+
+@dataclass(slots=True)
+class Extracted:
+    """What a page says, normalised (NFC text, aware datetimes)."""
+
+    title: str
+    lead: str
+    text: str  # paragraphs separated by blank lines
+    author: str | None
+    published: dt.datetime | None
+    modified: dt.datetime | None
+    language: str | None
+    page_canonical: str | None
+    decode_errors: int = 0
+    extractor: str = "trafilatura"
+    extractor_version: str = ""
+
+
+@dataclass(slots=True)
+class Skipped:
+    """A page that is not an article (or could not be read), with why."""
+
+    reason: str
+    decode_errors: int = 0
+
+
+@dataclass(slots=True)
+class ArchiveOutcome:
+    """What the archive did with a page; counted in the crawl summary."""
+
+    kind: str  # new | updated | unchanged | skipped | removed | not_modified
+    article_id: int | None = None
+    version: int | None = None
+    reason: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,191 @@
+"""Repository functions: take a session, never commit (the caller owns the transaction)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from storage.models import (
+    Article,
+    ArticleEvent,
+    ArticleUrl,
+    Capture,
+    CrawlRun,
+    SkippedPage,
+    SourceRow,
+    Version,
+)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _insert(session: Session, model: Any) -> Any:
+    """INSERT ... ON CONFLICT for the session's dialect (SQLite and PostgreSQL)."""
+    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(model)
+
+
+def strip_nul(s: str | None) -> str | None:
+    # PostgreSQL text rejects NUL; SQLite would keep it and confuse every reader
+    return s.replace("\x00", "") if s else s
+
+
+@dataclass(slots=True, frozen=True)
+class Content:
+    """Extracted fields of one version, as stored."""
+
+    title: str
+    lead: str
+    text: str
+    author: str | None
+    published: dt.datetime | None
+    modified: dt.datetime | None
+    language: str | None
+    page_canonical: str | None
+    extractor: str
+    extractor_version: str
+
+    def sha256(self) -> str:
+        """The content identity: what a reader sees, not the HTML (date bars and counters change daily)."""
+        parts = [self.title, self.lead, self.text, self.author or "",
+                 self.published.isoformat() if self.published else ""]
+        blob = "\x1f".join(" ".join(p.split()) for p in parts)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def ensure_sources(session: Session, sources: Iterable[tuple[str, str]]) -> None:
+    for sid, name in sources:
+        stmt = _insert(session, SourceRow).values(id=sid, name=name, created_at=utcnow())
+        session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"name": name}))
+
+
+def start_run(session: Session, source_id: str, trigger: str, pid: int | None = None) -> CrawlRun:
+    run = CrawlRun(source_id=source_id, trigger=trigger, started_at=utcnow(), status="running", pid=pid,
+                   errors={})
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_run(session: Session, run_id: int, status: str, exit_code: int | None = None,
+               counts: dict[str, int] | None = None, errors: dict[str, int] | None = None,
+               error: str | None = None) -> None:
+    values: dict[str, Any] = {"status": status, "ended_at": utcnow(), "exit_code": exit_code}
+    if counts:
+        values.update(counts)
+    if errors is not None:
+        values["errors"] = errors
+    if error is not None:
+        values["error"] = error[:4000]
+    session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(**values))
+
+
+def store_capture(session: Session, *, source_id: str, run_id: int | None, url: str, final_url: str, status: int,
+                  headers: dict[str, str], fetched_at: dt.datetime, body: bytes | None, outcome: str,
+                  article_id: int | None = None, decode_errors: int = 0, keep_body: bool = True) -> Capture:
+    sha = hashlib.sha256(body).hexdigest() if body is not None else None
+    cap = Capture(source_id=source_id, run_id=run_id, url=url, final_url=final_url, status=status,
+                  headers=headers, fetched_at=fetched_at,
+                  body=zlib.compress(body, 6) if body is not None and keep_body else None,
+                  body_sha256=sha, body_size=len(body or b""), outcome=outcome, article_id=article_id,
+                  decode_errors=decode_errors)
+    session.add(cap)
+    session.flush()
+    return cap
+
+
+def capture_body(cap: Capture) -> bytes | None:
+    return zlib.decompress(cap.body) if cap.body is not None else None
+
+
+def find_article_by_keys(session: Session, keys: Sequence[str]) -> Article | None:
+    if not keys:
+        return None
+    row = session.execute(
+        select(Article).join(ArticleUrl, ArticleUrl.article_id == Article.id)
+        .where(ArticleUrl.key.in_(list(keys))).order_by(Article.id).limit(1)
+    ).scalar_one_or_none()
+    if row is None:
+        row = session.execute(select(Article).where(Article.canonical_url.in_(list(keys)))).scalar_one_or_none()
+    return row
+
+
+def find_article_by_content(session: Session, source_id: str, sha: str) -> Article | None:
+    """An exact copy of a known article of this source under another URL is that article."""
+    return session.execute(
+        select(Article).join(Version, Version.article_id == Article.id)
+        .where(Article.source_id == source_id, Version.content_sha256 == sha).order_by(Article.id).limit(1)
+    ).scalar_one_or_none()
+
+
+def add_urls(session: Session, article_id: int, urls: Iterable[tuple[str, str]], when: dt.datetime) -> None:
+    """Record (url, key) pairs for an article; a URL already known stays with its article."""
+    for url, key in dict(urls).items():
+        stmt = _insert(session, ArticleUrl).values(url=url, key=key, article_id=article_id, first_seen=when)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["url"]))
+
+
+def create_article(session: Session, source_id: str, canonical_url: str, when: dt.datetime,
+                   published: dt.datetime | None) -> Article:
+    stmt = _insert(session, Article).values(
+        source_id=source_id, canonical_url=canonical_url, status="live", first_seen=when, last_seen=when,
+        published=published, current_version=0,
+    ).on_conflict_do_nothing(index_elements=["canonical_url"])
+    session.execute(stmt)
+    return session.execute(select(Article).where(Article.canonical_url == canonical_url)).scalar_one()
+
+
+def latest_version(session: Session, article_id: int) -> Version | None:
+    return session.execute(
+        select(Version).where(Version.article_id == article_id).order_by(Version.number.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def add_version(session: Session, article: Article, content: Content, capture_id: int | None,
+                when: dt.datetime) -> Version:
+    number = (session.execute(select(func.max(Version.number)).where(Version.article_id == article.id))
+              .scalar_one() or 0) + 1
+    offset = content.published.utcoffset() if content.published else None
+    v = Version(article_id=article.id, number=number, content_sha256=content.sha256(), capture_id=capture_id,
+                created_at=when, title=strip_nul(content.title) or "", lead=strip_nul(content.lead) or "",
+                text=strip_nul(content.text) or "", author=strip_nul(content.author),
+                published=content.published, modified=content.modified,
+                utc_offset_minutes=int(offset.total_seconds() // 60) if offset is not None else None,
+                language=content.language, page_canonical=content.page_canonical,
+                extractor=content.extractor, extractor_version=content.extractor_version)
+    session.add(v)
+    session.flush()
+    article.current_version = number
+    if content.published:
+        article.published = content.published
+    return v
+
+
+def record_event(session: Session, article_id: int, kind: str, when: dt.datetime, detail: str | None = None) -> None:
+    session.add(ArticleEvent(article_id=article_id, kind=kind, at=when, detail=detail))
+
+
+def record_skip(session: Session, source_id: str, url: str, reason: str, capture_id: int | None,
+                when: dt.datetime) -> None:
+    stmt = _insert(session, SkippedPage).values(source_id=source_id, url=url, reason=reason,
+                                                capture_id=capture_id, last_seen=when)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["url"], set_={"reason": reason, "capture_id": capture_id, "last_seen": when}))
+
+
+def known_article_rows(session: Session, source_id: str) -> Iterator[Any]:
+    """(key, article fields) for every URL key of every article of a source: what a crawl needs to know."""
+    stmt = (select(ArticleUrl.key, Article.id, Article.canonical_url, Article.status, Article.published,
+                   Article.first_seen, Article.last_fetched, Article.etag, Article.last_modified)
+            .join(Article, Article.id == ArticleUrl.article_id).where(Article.source_id == source_id))
+    yield from session.execute(stmt)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from config import Settings, SourcesError, from_env, load_sources
-from config.sources import Source, SourcesFile
+from config.sources import SourcesFile
 from storage.db import ArchiveError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True, rich_markup_mode=None,
@@ -87,7 +87,8 @@ def crawl(
 ) -> None:
     """Crawl sources into the archive, then print a summary."""
     from crawler.progress import Progress, print_summary
-    from crawler.runner import crawl as run, exit_code
+    from crawler.runner import crawl as run
+    from crawler.runner import exit_code
 
     with expected_errors():
         settings = settings_for(db, sources)

@@ -44,10 +44,8 @@ def _headers(response: Response) -> dict[str, str]:
 
 
 def _page_no(url: str) -> int:
-    m = None
-    for m in _PAGE_NO.finditer(url):
-        pass
-    return int(m.group(1)) if m else 1
+    found = _PAGE_NO.findall(url)
+    return int(found[-1]) if found else 1
 
 
 class SourceSpider(scrapy.Spider):

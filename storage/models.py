@@ -206,3 +206,48 @@ class SkippedPage(Base):
 
 
 Index("ix_captures_sha", Capture.body_sha256)
+
+
+class StoryBand(Base):
+    """MinHash LSH bands of an article's body: articles sharing a band are near-duplicate candidates.
+
+    Persisted and indexed, so a near-duplicate lookup is a few index probes whatever the archive's size.
+    """
+
+    __tablename__ = "story_bands"
+    __table_args__ = (Index("ix_story_bands_band_hash", "band", "hash"),)
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    band: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hash: Mapped[int] = mapped_column(BigInteger)
+
+
+class ArticleSignature(Base):
+    """The MinHash signature of an article's current text, to confirm LSH candidates."""
+
+    __tablename__ = "article_signatures"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    shingles: Mapped[int] = mapped_column(Integer)
+
+
+class TemplateBlock(Base):
+    """A text block seen on a source's pages, with on how many: blocks on many pages are its template."""
+
+    __tablename__ = "template_blocks"
+
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    block_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    sample: Mapped[str] = mapped_column(Text)  # the text, for people inspecting what was learnt
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class TemplatePages(Base):
+    """How many pages of a source the template was learnt from."""
+
+    __tablename__ = "template_pages"
+
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    pages: Mapped[int] = mapped_column(Integer, default=0)

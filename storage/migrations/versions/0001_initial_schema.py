@@ -79,6 +79,33 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_crawl_runs_started_at"), ["started_at"], unique=False)
 
     op.create_table(
+        "template_blocks",
+        sa.Column("source_id", sa.String(length=40), nullable=False),
+        sa.Column("block_hash", sa.String(length=32), nullable=False),
+        sa.Column("pages", sa.Integer(), nullable=False),
+        sa.Column("sample", sa.Text(), nullable=False),
+        sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["source_id"],
+            ["sources.id"],
+            name=op.f("fk_template_blocks_source_id_sources"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("source_id", "block_hash", name=op.f("pk_template_blocks")),
+    )
+    op.create_table(
+        "template_pages",
+        sa.Column("source_id", sa.String(length=40), nullable=False),
+        sa.Column("pages", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["source_id"],
+            ["sources.id"],
+            name=op.f("fk_template_pages_source_id_sources"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("source_id", name=op.f("pk_template_pages")),
+    )
+    op.create_table(
         "article_events",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("article_id", sa.Integer(), nullable=False),
@@ -96,6 +123,19 @@ def upgrade() -> None:
     with op.batch_alter_table("article_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_article_events_article_id"), ["article_id"], unique=False)
 
+    op.create_table(
+        "article_signatures",
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("signature", sa.LargeBinary(), nullable=False),
+        sa.Column("shingles", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["article_id"],
+            ["articles.id"],
+            name=op.f("fk_article_signatures_article_id_articles"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("article_id", name=op.f("pk_article_signatures")),
+    )
     op.create_table(
         "article_urls",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -146,6 +186,22 @@ def upgrade() -> None:
         batch_op.create_index("ix_captures_sha", ["body_sha256"], unique=False)
         batch_op.create_index(batch_op.f("ix_captures_source_id"), ["source_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_captures_url"), ["url"], unique=False)
+
+    op.create_table(
+        "story_bands",
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("band", sa.Integer(), nullable=False),
+        sa.Column("hash", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["article_id"],
+            ["articles.id"],
+            name=op.f("fk_story_bands_article_id_articles"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("article_id", "band", name=op.f("pk_story_bands")),
+    )
+    with op.batch_alter_table("story_bands", schema=None) as batch_op:
+        batch_op.create_index("ix_story_bands_band_hash", ["band", "hash"], unique=False)
 
     op.create_table(
         "skipped_pages",
@@ -217,6 +273,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_skipped_pages_source_id"))
 
     op.drop_table("skipped_pages")
+    with op.batch_alter_table("story_bands", schema=None) as batch_op:
+        batch_op.drop_index("ix_story_bands_band_hash")
+
+    op.drop_table("story_bands")
     with op.batch_alter_table("captures", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_captures_url"))
         batch_op.drop_index(batch_op.f("ix_captures_source_id"))
@@ -229,10 +289,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_article_urls_article_id"))
 
     op.drop_table("article_urls")
+    op.drop_table("article_signatures")
     with op.batch_alter_table("article_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_article_events_article_id"))
 
     op.drop_table("article_events")
+    op.drop_table("template_pages")
+    op.drop_table("template_blocks")
     with op.batch_alter_table("crawl_runs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_crawl_runs_started_at"))
         batch_op.drop_index(batch_op.f("ix_crawl_runs_source_id"))

@@ -20,6 +20,22 @@ class KnownArticle:
     last_fetched: dt.datetime | None
     etag: str | None
     last_modified: str | None
+    modified: dt.datetime | None = None
+    listed_lastmod: dt.datetime | None = None
+
+
+def changed_since_capture(a: KnownArticle, lastmod: dt.datetime | None) -> bool:
+    """Whether a sitemap <lastmod> says the article changed after what we archived.
+
+    Compared with the <lastmod> we fetched it for (or, never having seen one, with the page's own
+    modification/publication time), not with our clock: a site's clock and ours need not agree.
+    """
+    if lastmod is None:
+        return False
+    if a.listed_lastmod is not None:
+        return lastmod > a.listed_lastmod
+    reference = a.modified or a.published
+    return reference is None or lastmod > reference + dt.timedelta(minutes=1)
 
 
 def due_by_age(a: KnownArticle, now: dt.datetime, policy: Revisit) -> bool:

@@ -107,9 +107,10 @@ def reap_stale_runs(factory: Any) -> int:
 def load_known(factory: Any, source: Source) -> dict[str, KnownArticle]:
     known: dict[str, KnownArticle] = {}
     with factory() as s:
-        for key, aid, url, status, published, first_seen, last_fetched, etag, last_modified in \
+        for key, aid, url, status, published, first_seen, last_fetched, etag, last_modified, modified, listed in \
                 repo.known_article_rows(s, source.id):
-            known[key] = KnownArticle(aid, url, status, published, first_seen, last_fetched, etag, last_modified)
+            known[key] = KnownArticle(aid, url, status, published, first_seen, last_fetched, etag, last_modified,
+                                      modified, listed)
     return known
 
 

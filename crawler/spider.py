@@ -28,7 +28,7 @@ from crawler.discovery import (
     parse_sitemap,
     robots_sitemaps,
 )
-from crawler.revisit import KnownArticle, due_by_age
+from crawler.revisit import KnownArticle, changed_since_capture, due_by_age
 from pipelines.archive import key_for
 from pipelines.items import PageStatus, RawPage
 from pipelines.urls import clean_url
@@ -63,6 +63,7 @@ class SourceSpider(scrapy.Spider):
         self.incremental = bool(self.known)
         self.now = now or dt.datetime.now(dt.UTC)
         self.requested: set[str] = set()  # article keys requested this run
+        self.lastmods: dict[str, dt.datetime] = {}  # sitemap <lastmod> per article key, this run
         self.revisited: set[int] = set()  # article ids requested this run
         self.sitemap_seen: set[str] = set()  # article keys listed by sitemaps this run
         self.sitemaps_pending = 0
@@ -109,22 +110,29 @@ class SourceSpider(scrapy.Spider):
     def article_request(self, url: str, lastmod: dt.datetime | None = None) -> scrapy.Request | None:
         """The request for an article URL found by discovery, or None (already requested, known and not due)."""
         key = key_for(self.source, url)
+        if lastmod is not None:
+            # whichever discovery path requested it, the archive learns the sitemap's <lastmod>
+            self.lastmods[key] = max(lastmod, self.lastmods.get(key, lastmod))
         if key in self.requested:
             return None
-        self.requested.add(key)
         known = self.known.get(key)
         if known is not None:
-            if lastmod is not None and (known.last_fetched is None or lastmod > known.last_fetched):
-                return self._revisit(known, "lastmod")
+            # a known article found without a reason to refetch stays unrequested: a sitemap may give one later
+            if changed_since_capture(known, lastmod):
+                self.requested.add(key)
+                return self._revisit(known, "lastmod", lastmod)
             if known.status == "removed" and lastmod is not None:
-                return self._revisit(known, "listed_again")
+                self.requested.add(key)
+                return self._revisit(known, "listed_again", lastmod)
             return None
+        self.requested.add(key)
         self.crawler.stats.inc_value("discovery/new_articles")
         return scrapy.Request(clean_url(url, self.source.ignore_params), callback=self.parse_article,
                               errback=self.on_error, priority=10, dont_filter=True,
-                              meta={"key": key, "seen": (url,), "handle_httpstatus_list": ARTICLE_STATUSES})
+                              meta={"key": key, "seen": (url,), "lastmod": lastmod,
+                                    "handle_httpstatus_list": ARTICLE_STATUSES})
 
-    def _revisit(self, k: KnownArticle, reason: str) -> scrapy.Request | None:
+    def _revisit(self, k: KnownArticle, reason: str, lastmod: dt.datetime | None = None) -> scrapy.Request | None:
         if k.article_id in self.revisited:
             return None
         self.revisited.add(k.article_id)
@@ -137,7 +145,7 @@ class SourceSpider(scrapy.Spider):
         return scrapy.Request(k.url, callback=self.parse_article, errback=self.on_error, priority=20,
                               dont_filter=True, headers=headers,
                               meta={"key": key_for(self.source, k.url), "seen": (k.url,), "article_id": k.article_id,
-                                    "handle_httpstatus_list": ARTICLE_STATUSES})
+                                    "lastmod": lastmod, "handle_httpstatus_list": ARTICLE_STATUSES})
 
     def _listing_request(self, url: str, depth: int) -> scrapy.Request:
         return scrapy.Request(url, callback=self.parse_listing, errback=self.on_error, priority=0,
@@ -249,12 +257,14 @@ class SourceSpider(scrapy.Spider):
             kind = ("not_modified" if response.status == 304 else
                     "gone" if response.status in (404, 410) else "redirected_away")
             yield PageStatus(source_id=self.source.id, url=meta["seen"][0], kind=kind, status=response.status,
-                             article_id=article_id, fetched_at=fetched, headers=headers, final_url=response.url)
+                             article_id=article_id, fetched_at=fetched, headers=headers, final_url=response.url,
+                             lastmod=self.lastmods.get(meta.get("key", ""), meta.get("lastmod")))
             return
         yield RawPage(source_id=self.source.id, url=response.request.url if not redirects else redirects[0],
                       final_url=response.url, status=response.status, headers=headers, body=response.body,
                       fetched_at=fetched, seen_urls=tuple(meta.get("seen", ())), known_article_id=article_id,
-                      redirected_from=redirects)
+                      redirected_from=redirects,
+                      lastmod=self.lastmods.get(meta.get("key", ""), meta.get("lastmod")))
 
     def on_error(self, failure: Any) -> None:
         """Counted in the stats by Scrapy (errors by kind in the summary); a listing 404 is routine."""

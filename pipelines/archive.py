@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.sources import Source
+from pipelines import stories
 from pipelines.items import ArchiveOutcome, Extracted, PageStatus, RawPage, Skipped
 from pipelines.urls import clean_url, url_key
 from pipelines.workers import ExtractorPool
@@ -87,11 +88,26 @@ def archive_page(session: Session, source: Source, raw: RawPage, result: Extract
                              # an unchanged refetch keeps its headers and hash, not another copy of the bytes
                              keep_body=changed)
     _seen(session, article, when, etag, last_modified)
+    if raw.lastmod is not None:
+        article.listed_lastmod = raw.lastmod
     _detect_move(session, source, article, raw, result, when)
     if not changed:
         return ArchiveOutcome("unchanged", article.id, latest.number if latest else None)
     v = repo.add_version(session, article, content, cap.id, when)
+    _link_story(session, article, result.signature, result.shingle_count)
     return ArchiveOutcome("new" if is_new else "updated", article.id, v.number)
+
+
+def _link_story(session: Session, article: Article, signature: bytes, shingle_count: int) -> None:
+    """Near-duplicate copies (other URLs, other sources) join one story; looked up by LSH bands."""
+    if not signature:
+        return
+    bands = stories.bands(signature)
+    matches = [(aid, sid) for aid, sid, sig in repo.story_candidates(session, bands, article.id)
+               if stories.similarity(signature, sig) >= stories.SAME_STORY_JACCARD]
+    repo.set_signature(session, article.id, signature, shingle_count, bands)
+    if matches:
+        repo.join_story(session, article.id, matches)
 
 
 def _detect_move(session: Session, source: Source, article: Article, raw: RawPage, ex: Extracted,
@@ -117,6 +133,8 @@ def apply_status(session: Session, st: PageStatus, run_id: int | None) -> Archiv
                        status=st.status, headers=st.headers, fetched_at=st.fetched_at, body=None,
                        outcome=st.kind, article_id=article.id)
     article.last_fetched = st.fetched_at
+    if st.lastmod is not None and st.kind == "not_modified":
+        article.listed_lastmod = st.lastmod
     if st.kind == "not_modified":
         article.last_seen = max(article.last_seen, st.fetched_at)
         if article.status == "removed":

@@ -20,6 +20,7 @@ class RawPage:
     seen_urls: tuple[str, ...] = ()  # every URL the article was discovered under
     known_article_id: int | None = None  # set on revisits of an archived article
     redirected_from: tuple[str, ...] = ()
+    lastmod: dt.datetime | None = None  # the sitemap <lastmod> that led here
 
 
 @dataclass(slots=True)
@@ -34,6 +35,7 @@ class PageStatus:
     fetched_at: dt.datetime
     headers: dict[str, str]
     final_url: str
+    lastmod: dt.datetime | None = None
 
 
 @dataclass(slots=True)
@@ -49,6 +51,8 @@ class Extracted:
     language: str | None
     page_canonical: str | None
     decode_errors: int = 0
+    signature: bytes = b""  # MinHash of the body (pipelines.stories), computed in the worker
+    shingle_count: int = 0
     extractor: str = "trafilatura"
     extractor_version: str = ""
 

@@ -34,9 +34,14 @@ def _limit_memory() -> None:
 
 def _extract(body: bytes, url: str, content_type: str | None, hints: Extraction) -> Extracted | Skipped:
     from pipelines.extract import extract_article
+    from pipelines.stories import shingles, signature_of
 
     try:
-        return extract_article(body, url, content_type, hints)
+        result = extract_article(body, url, content_type, hints)
+        if isinstance(result, Extracted):
+            sh = shingles(result.text)
+            result.signature, result.shingle_count = signature_of(sh), len(sh)
+        return result
     except MemoryError:
         return Skipped("too_large_to_parse")
     except RecursionError:

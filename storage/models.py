@@ -104,6 +104,10 @@ class Article(Base):
     removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     published: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     current_version: Mapped[int] = mapped_column(Integer, default=0)
+    # the page's own modification time (current version) and the sitemap <lastmod> it was fetched for:
+    # a later, newer <lastmod> is a reason to fetch it again
+    modified: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    listed_lastmod: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # validators for conditional revisits
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session
 from storage.models import (
     Article,
     ArticleEvent,
+    ArticleSignature,
     ArticleUrl,
     Capture,
     CrawlRun,
     SkippedPage,
     SourceRow,
+    StoryBand,
     Version,
 )
 
@@ -166,6 +168,7 @@ def add_version(session: Session, article: Article, content: Content, capture_id
     session.add(v)
     session.flush()
     article.current_version = number
+    article.modified = content.modified
     if content.published:
         article.published = content.published
     return v
@@ -186,6 +189,42 @@ def record_skip(session: Session, source_id: str, url: str, reason: str, capture
 def known_article_rows(session: Session, source_id: str) -> Iterator[Any]:
     """(key, article fields) for every URL key of every article of a source: what a crawl needs to know."""
     stmt = (select(ArticleUrl.key, Article.id, Article.canonical_url, Article.status, Article.published,
-                   Article.first_seen, Article.last_fetched, Article.etag, Article.last_modified)
+                   Article.first_seen, Article.last_fetched, Article.etag, Article.last_modified,
+                   Article.modified, Article.listed_lastmod)
             .join(Article, Article.id == ArticleUrl.article_id).where(Article.source_id == source_id))
     yield from session.execute(stmt)
+
+
+def story_candidates(session: Session, bands: Sequence[tuple[int, int]], exclude: int) -> list[Any]:
+    """Articles sharing at least one LSH band: (article_id, story_id, signature) rows."""
+    if not bands:
+        return []
+    cond = or_(*[and_(StoryBand.band == b, StoryBand.hash == h) for b, h in bands])
+    ids = select(StoryBand.article_id).where(cond, StoryBand.article_id != exclude).distinct()
+    return list(session.execute(
+        select(Article.id, Article.story_id, ArticleSignature.signature)
+        .join(ArticleSignature, ArticleSignature.article_id == Article.id).where(Article.id.in_(ids))))
+
+
+def set_signature(session: Session, article_id: int, signature: bytes, shingles: int,
+                  bands: Sequence[tuple[int, int]]) -> None:
+    """The article's current signature and bands (an edit replaces them: a version is not a copy)."""
+    session.execute(delete(StoryBand).where(StoryBand.article_id == article_id))
+    session.execute(delete(ArticleSignature).where(ArticleSignature.article_id == article_id))
+    session.add(ArticleSignature(article_id=article_id, signature=signature, shingles=shingles))
+    session.add_all(StoryBand(article_id=article_id, band=b, hash=h) for b, h in bands)
+
+
+def join_story(session: Session, article_id: int, others: Sequence[tuple[int, int | None]]) -> int:
+    """Put an article and its near-duplicates (id, story_id) in one story; merges stories they bridge.
+
+    The story id is the smallest article id of the group, so it is stable whatever order copies arrive in.
+    """
+    own = session.get(Article, article_id)
+    stories = {s for _, s in others if s is not None} | ({own.story_id} if own and own.story_id else set())
+    members = {article_id, *(i for i, _ in others)}
+    if stories:
+        members |= set(session.execute(select(Article.id).where(Article.story_id.in_(stories))).scalars())
+    story = min(members)
+    session.execute(update(Article).where(Article.id.in_(members)).values(story_id=story))
+    return story

@@ -41,6 +41,8 @@ def upgrade() -> None:
         sa.Column("removed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("published", sa.DateTime(timezone=True), nullable=True),
         sa.Column("current_version", sa.Integer(), nullable=False),
+        sa.Column("modified", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("listed_lastmod", sa.DateTime(timezone=True), nullable=True),
         sa.Column("etag", sa.Text(), nullable=True),
         sa.Column("last_modified", sa.Text(), nullable=True),
         sa.Column("story_id", sa.Integer(), nullable=True),

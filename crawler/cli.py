@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -196,6 +197,104 @@ def export(
                 target.close()
     if out_file:
         err.print(f"{n} {'versions' if versions else 'articles'} written to {out_file}")
+
+
+# ---------------------------------------------------------------- history
+
+ArticleArg = Annotated[str, typer.Argument(metavar="ARTICLE", help="Article id or any URL it was seen under.")]
+
+
+@contextmanager
+def _archive_session(db: str | None) -> Iterator[Any]:
+    from storage.db import make_engine, make_session_factory
+    from storage.migrate import check_current
+
+    engine = make_engine(settings_for(db).db_url)
+    check_current(engine)
+    with make_session_factory(engine)() as session:
+        yield session
+    engine.dispose()
+
+
+def _find(session: Any, ref: str) -> Any:
+    """By id or URL; URL variants (tracking parameters, AMP, mobile host...) resolve through the source config."""
+    from pipelines.archive import key_for
+    from storage.history import find_article
+
+    keys: list[str] = []
+    if "://" in ref:
+        try:
+            keys = [key_for(src, ref) for src in load(from_env()).sources]
+        except SourcesError:
+            keys = []
+    return find_article(session, ref, keys)
+
+
+@app.command()
+def history(article: ArticleArg, db: DbOpt = None) -> None:
+    """List an article's versions and events (removed, reappeared, moved) with their times."""
+    from storage.export import iso
+    from storage.history import NotFound, events, versions
+
+    with expected_errors():
+        try:
+            with _archive_session(db) as session:
+                a = _find(session, article)
+                vs, evs = versions(session, a.id), events(session, a.id)
+        except NotFound as e:
+            raise UsageFailure(str(e)) from None
+    out.print(f"article {a.id} [{a.source_id}] {a.status}: {a.canonical_url}", markup=False, highlight=False)
+    t = Table()
+    for c in ("version", "captured", "title", "words", "content sha256"):
+        t.add_column(c)
+    for v in vs:
+        t.add_row(str(v.number), iso(v.created_at) or "", v.title, str(len(v.text.split())), v.content_sha256[:16])
+    out.print(t)
+    for e in evs:
+        out.print(f"{iso(e.at)}  {e.kind}" + (f"  {e.detail}" if e.detail else ""), markup=False, highlight=False)
+
+
+@app.command()
+def diff(
+    article: ArticleArg,
+    v1: Annotated[int | None, typer.Argument(help="Older version (default: the one before V2).")] = None,
+    v2: Annotated[int | None, typer.Argument(help="Newer version (default: the current one).")] = None,
+    color: Annotated[bool, typer.Option("--color/--no-color", help="Colour removed/added words "
+                                        "(default: when writing to a terminal).")] = sys.stdout.isatty(),
+    db: DbOpt = None,
+) -> None:
+    """Show what changed between two versions of an article, word by word ([-removed-] {+added+})."""
+    from storage.history import NotFound, diff_versions, version
+
+    with expected_errors():
+        try:
+            with _archive_session(db) as session:
+                a = _find(session, article)
+                new = v2 or a.current_version
+                old = v1 or new - 1
+                if old < 1:
+                    raise UsageFailure(f"article {a.id} has only one version")
+                changes = diff_versions(version(session, a.id, old), version(session, a.id, new))
+        except NotFound as e:
+            raise UsageFailure(str(e)) from None
+    out.print(f"article {a.id}: version {old} -> {new}", markup=False, highlight=False)
+    if not changes:
+        out.print("no difference in title, lead, text, author or dates")
+    marks = {"-": ("\x1b[31;9m", "\x1b[0m"), "+": ("\x1b[32;1m", "\x1b[0m")} if color else \
+        {"-": ("[-", "-]"), "+": ("{+", "+}")}
+    for field, parts in changes.items():
+        out.print(f"\n== {field} ==", markup=False, highlight=False)
+        # \x00/\x01 bracket changed words, so unchanged paragraphs can be left out of a long text
+        rendered = "".join(ch.text if ch.op == "=" else "\n\n".join(f"\x00{ch.op}{piece}\x01" if piece.strip() else piece
+                                                                   for piece in ch.text.split("\n\n"))
+                           for ch in parts)
+        paragraphs = rendered.split("\n\n")
+        shown = [p for p in paragraphs if "\x00" in p]
+        for i, para in enumerate(shown):
+            para = re.sub(r"\x00([-+])(.*?)\x01", lambda m: marks[m[1]][0] + m[2] + marks[m[1]][1], para, flags=re.S)
+            sys.stdout.write(("\n…\n" if i else "") + para + "\n")
+        if len(shown) < len(paragraphs):
+            out.print(f"({len(paragraphs) - len(shown)} unchanged paragraphs not shown)", highlight=False)
 
 
 def main() -> None:

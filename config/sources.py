@@ -2,7 +2,7 @@
 
 A sources file is TOML with an optional ``[defaults]`` table and one ``[[source]]`` table per site.
 Each source overlays the defaults (tables are merged key by key), is validated by the models below and
-frozen.  The field descriptions are the documentation of the format (``vnarchive sources --schema``).
+frozen.  The field descriptions are the documentation of the format (the README's table).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _compile_all(patterns: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class Limits(_Frozen):
-    max_pages: int = Field(5000, ge=1, description="Requests per run at most (listings, feeds, articles).")
+    max_pages: int = Field(5000, ge=1, description="Pages fetched per run at most (listings, feeds, articles): the run stops there.")
     max_depth: int = Field(3, ge=0, description="How many listing pages deep discovery follows links.")
     max_listing_pages: int = Field(
         30, ge=1, description="Pagination pages followed per listing, counting the first."
@@ -82,14 +82,14 @@ class Source(_Frozen):
     id: str = Field(description="Short identifier, used on the command line and in the archive.")
     name: str = Field(description="Human-readable name of the site.")
     allowed_domains: tuple[str, ...] = Field(
-        description="Hosts (and their subdomains) the crawl may request; host:port for test servers."
+        description="Hosts (and their subdomains) the crawl may request; a :port suffix is ignored."
     )
     start_urls: tuple[str, ...] = Field((), description="Home and category listing pages.")
     feeds: tuple[str, ...] = Field((), description="RSS or Atom feeds.")
     sitemaps: tuple[str, ...] = Field(
         (), description="Sitemaps or sitemap indexes (Google News sitemaps too)."
     )
-    sitemaps_from_robots: bool = Field(True, description="Also follow Sitemap: lines of robots.txt.")
+    sitemaps_from_robots: bool = Field(True, description="When no sitemaps are given, follow the Sitemap: lines of robots.txt.")
     article_patterns: tuple[str, ...] = Field(
         description="Regular expressions (searched in the URL) that mark article pages."
     )

@@ -14,8 +14,8 @@ class RawPage:
     url: str  # the URL requested (tracking parameters removed)
     final_url: str  # after redirects
     status: int
-    headers: dict[str, str]
-    body: bytes
+    headers: dict[str, str] = field(repr=False)
+    body: bytes = field(repr=False)  # logs of dropped items must not carry whole pages
     fetched_at: dt.datetime
     seen_urls: tuple[str, ...] = ()  # every URL the article was discovered under
     known_article_id: int | None = None  # set on revisits of an archived article
@@ -55,6 +55,9 @@ class Extracted:
     shingle_count: int = 0
     extractor: str = "trafilatura"
     extractor_version: str = ""
+    # the page's visible text blocks (each once, at most 300 characters), for learning the source's template
+    # (pipelines.template); not archived
+    blocks: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

@@ -15,15 +15,20 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from config import Settings, SourcesError, from_env, load_sources
 from config.sources import SourcesFile
+from crawler.cli_inspect import register as _register_inspect
+from crawler.cli_scheduler import register as _register_scheduler
 from storage.db import ArchiveError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Archive Vietnamese ministry and newspaper websites: crawl, keep versions, export.")
 db_app = typer.Typer(no_args_is_help=True, help="Manage the archive database.")
 app.add_typer(db_app, name="db")
+_register_inspect(app)
+_register_scheduler(app)
 
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 120)
@@ -57,6 +62,9 @@ def expected_errors() -> Iterator[None]:
         fail(first)
     except OSError as e:
         fail(f"{e.strerror or e}: {e.filename}" if e.filename else str(e), 1)
+    except DBAPIError as e:
+        # read-only file, disk full, server gone: name it, exit non-zero, no traceback
+        fail(f"archive database error: {str(getattr(e, 'orig', e)).strip().splitlines()[0]}", 1)
 
 
 def settings_for(db: str | None = None, sources: Path | None = None) -> Settings:

@@ -32,6 +32,10 @@ def base_settings(settings: Settings, log_level: str = "WARNING") -> dict[str, A
         "CONCURRENT_REQUESTS": 32,
         "CONCURRENT_ITEMS": 64,
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
+        "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "crawler.middlewares.RetryAfterMiddleware": 550,
+        },
         "DEPTH_LIMIT": 0,  # the spider counts listing depth itself
         "LOG_LEVEL": log_level,
         "LOG_FORMAT": "%(asctime)s %(levelname)s %(name)s: %(message)s",

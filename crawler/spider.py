@@ -64,6 +64,7 @@ class SourceSpider(scrapy.Spider):
         self.now = now or dt.datetime.now(dt.UTC)
         self.requested: set[str] = set()  # article keys requested this run
         self.lastmods: dict[str, dt.datetime] = {}  # sitemap <lastmod> per article key, this run
+        self.aliases: dict[str, set[str]] = {}  # other URLs an article was found under, this run
         self.revisited: set[int] = set()  # article ids requested this run
         self.sitemap_seen: set[str] = set()  # article keys listed by sitemaps this run
         self.sitemaps_pending = 0
@@ -114,6 +115,7 @@ class SourceSpider(scrapy.Spider):
             # whichever discovery path requested it, the archive learns the sitemap's <lastmod>
             self.lastmods[key] = max(lastmod, self.lastmods.get(key, lastmod))
         if key in self.requested:
+            self.aliases.setdefault(key, set()).add(url)
             return None
         known = self.known.get(key)
         if known is not None:
@@ -262,7 +264,8 @@ class SourceSpider(scrapy.Spider):
             return
         yield RawPage(source_id=self.source.id, url=response.request.url if not redirects else redirects[0],
                       final_url=response.url, status=response.status, headers=headers, body=response.body,
-                      fetched_at=fetched, seen_urls=tuple(meta.get("seen", ())), known_article_id=article_id,
+                      fetched_at=fetched, known_article_id=article_id,
+                      seen_urls=(*meta.get("seen", ()), *sorted(self.aliases.get(meta.get("key", ""), ()))),
                       redirected_from=redirects,
                       lastmod=self.lastmods.get(meta.get("key", ""), meta.get("lastmod")))
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,7 +57,7 @@ class Page:
 class Site:
     """Pages by path (query included); tests change them between crawls. Every request is logged."""
 
-    pages: dict[str, Page]
+    pages: dict[str, Any]  # path -> Page, or a callable returning one
     base: str = ""
     log: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
 
@@ -70,6 +71,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             site.log.append(("GET", self.path, dict(self.headers)))
             page = site.pages.get(self.path) or site.pages.get(self.path.split("?")[0] if "utm_" in self.path
                                                                  or "print=" in self.path else "\0")
+            if callable(page):  # a page that answers differently over time (rate limits, flaky servers)
+                page = page()
             if page is None:
                 page = Page(b"<html><body><h1>404</h1></body></html>", 404)
             etag = page.headers.get("ETag")

@@ -35,8 +35,8 @@ def retry_after_seconds(value: bytes | str | None, now: dt.datetime | None = Non
 
 
 class RetryAfterMiddleware(RetryMiddleware):
-    async def process_response(self, request: Request, response: Response, spider: Any = None
-                               ) -> Request | Response:
+    async def process_response(  # type: ignore[override]  # Scrapy awaits coroutine middlewares
+            self, request: Request, response: Response, spider: Any = None) -> Request | Response:
         if response.status in (429, 503) and not request.meta.get("dont_retry", False):
             wait = retry_after_seconds(response.headers.get(b"Retry-After"))
             if wait:

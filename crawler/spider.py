@@ -78,7 +78,8 @@ class SourceSpider(scrapy.Spider):
         for url in s.sitemaps:
             yield self._sitemap_request(url)
         if s.sitemaps_from_robots and not s.sitemaps:
-            for base in dict.fromkeys(re.match(r"https?://[^/]+", u).group(0) for u in s.start_urls + s.feeds):
+            # start_urls and feeds are validated http(s) URLs: the scheme://host prefix always matches
+            for base in dict.fromkeys("/".join(u.split("/", 3)[:3]) for u in s.start_urls + s.feeds):
                 yield scrapy.Request(base + "/robots.txt", callback=self.parse_robots, priority=40,
                                      errback=self.on_error)
         for url in s.feeds:
@@ -262,7 +263,8 @@ class SourceSpider(scrapy.Spider):
                              article_id=article_id, fetched_at=fetched, headers=headers, final_url=response.url,
                              lastmod=self.lastmods.get(meta.get("key", ""), meta.get("lastmod")))
             return
-        yield RawPage(source_id=self.source.id, url=response.request.url if not redirects else redirects[0],
+        requested = redirects[0] if redirects else response.request.url if response.request else response.url
+        yield RawPage(source_id=self.source.id, url=requested,
                       final_url=response.url, status=response.status, headers=headers, body=response.body,
                       fetched_at=fetched, known_article_id=article_id,
                       seen_urls=(*meta.get("seen", ()), *sorted(self.aliases.get(meta.get("key", ""), ()))),

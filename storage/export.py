@@ -100,4 +100,4 @@ def _story_firsts(session: Session, articles: list[Article]) -> dict[int, bool]:
         k = (pub or seen, aid)
         if sid not in first or k < first[sid]:
             first[sid] = k
-    return {a.id: first[a.story_id][1] == a.id for a in articles if a.story_id in first}
+    return {a.id: first[a.story_id][1] == a.id for a in articles if a.story_id is not None and a.story_id in first}

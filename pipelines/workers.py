@@ -46,6 +46,9 @@ def _extract(body: bytes, url: str, content_type: str | None, hints: Extraction)
         return Skipped("too_large_to_parse")
     except RecursionError:
         return Skipped("too_deeply_nested")
+    except Exception as e:  # a bug or a page no parser copes with: keep the raw page, skip, go on
+        logging.getLogger(__name__).exception("extraction failed on %s", url)
+        return Skipped(f"extraction_error:{type(e).__name__}")
 
 
 class ExtractorPool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,25 +29,28 @@ class Settings:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
 
-def _int_env(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
+def _int_env(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r}: expected a whole number") from None
+    if value < minimum:
+        raise ValueError(f"{name}={raw!r}: expected a whole number of at least {minimum}")
+    return value
 
 
-def from_env(environ: dict[str, str] | None = None) -> Settings:
+def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     return Settings(
         db_url=env.get("VNARCHIVE_DB") or DEFAULT_DB,
         sources_path=Path(env.get("VNARCHIVE_SOURCES") or DEFAULT_SOURCES),
         user_agent=env.get("VNARCHIVE_USER_AGENT") or USER_AGENT,
-        schedule_every=_int_env("VNARCHIVE_SCHEDULE_EVERY", 0),
-        max_parallel_crawls=_int_env("VNARCHIVE_MAX_PARALLEL_CRAWLS", 2),
-        crawl_timeout=_int_env("VNARCHIVE_CRAWL_TIMEOUT", 4 * 3600),
-        stop_grace=_int_env("VNARCHIVE_STOP_GRACE", 60),
+        schedule_every=_int_env(env, "VNARCHIVE_SCHEDULE_EVERY", 0),
+        max_parallel_crawls=_int_env(env, "VNARCHIVE_MAX_PARALLEL_CRAWLS", 2, minimum=1),
+        crawl_timeout=_int_env(env, "VNARCHIVE_CRAWL_TIMEOUT", 4 * 3600, minimum=1),
+        stop_grace=_int_env(env, "VNARCHIVE_STOP_GRACE", 60),
         log_file=env.get("VNARCHIVE_LOG_FILE") or None,
     )

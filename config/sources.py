@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 
@@ -23,6 +23,17 @@ class SourcesError(ValueError):
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_coercion(cls, v: Any, info: ValidationInfo) -> Any:
+        # TOML has real booleans and numbers: `delay = true` or `enabled = "yes"` is a mistake, not a value
+        annotation = cls.model_fields[info.field_name].annotation if info.field_name else None
+        if isinstance(v, bool) and annotation in (int, float):
+            raise ValueError("expected a number, not true/false")
+        if annotation is bool and not isinstance(v, bool):
+            raise ValueError("expected true or false")
+        return v
 
 
 def _compile_all(patterns: tuple[str, ...]) -> tuple[str, ...]:
@@ -197,6 +208,19 @@ def _describe(err: ValidationError, path: str, prefix: str) -> str:
     return "\n".join(lines)
 
 
+def _check_defaults(defaults: dict[str, Any], path: str) -> None:
+    """A typo in [defaults] is named as such, not blamed on the first source it is merged into."""
+    for key, value in defaults.items():
+        field = Source.model_fields.get(key)
+        if field is None or key in ("id", "name"):
+            raise SourcesError(f"{path}: defaults.{key}: unknown key (typo?)")
+        sub = field.annotation
+        if isinstance(value, dict) and isinstance(sub, type) and issubclass(sub, BaseModel):
+            for k in value:
+                if k not in sub.model_fields:
+                    raise SourcesError(f"{path}: defaults.{key}.{k}: unknown key (typo?)")
+
+
 def parse_sources(text: str, path: str = "<string>") -> SourcesFile:
     try:
         data = tomllib.loads(text)
@@ -206,6 +230,9 @@ def parse_sources(text: str, path: str = "<string>") -> SourcesFile:
     if unknown:
         raise SourcesError(f"{path}: {sorted(unknown)[0]}: unknown top-level key (expected [defaults] or [[source]])")
     defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise SourcesError(f"{path}: defaults: expected a table")
+    _check_defaults(defaults, path)
     raw = data.get("source", [])
     if not isinstance(raw, list) or not raw:
         raise SourcesError(f"{path}: source: expected at least one [[source]] table")

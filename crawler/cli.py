@@ -157,7 +157,7 @@ def db_status(db: DbOpt = None) -> None:
     from storage.migrate import current_revision, head_revision
 
     with expected_errors():
-        engine = make_engine(settings_for(db).db_url)
+        engine = make_engine(settings_for(db).db_url, readonly=True)
         cur, head = current_revision(engine), head_revision(engine)
     out.print(f"schema {cur or 'none'}; this vnarchive expects {head}" + ("" if cur == head else
               " - run `vnarchive db upgrade`"))
@@ -181,7 +181,7 @@ def export(
     if format_ not in ("jsonl", "csv"):
         fail(f"--format must be jsonl or csv, not {format_!r}")
     with expected_errors():
-        engine = make_engine(settings_for(db).db_url)
+        engine = make_engine(settings_for(db).db_url, readonly=True)
         check_current(engine)
         factory = make_session_factory(engine)
         target = out_file.open("w", encoding="utf-8", newline="") if out_file else sys.stdout
@@ -217,7 +217,7 @@ def _archive_session(db: str | None) -> Iterator[Any]:
     from storage.db import make_engine, make_session_factory
     from storage.migrate import check_current
 
-    engine = make_engine(settings_for(db).db_url)
+    engine = make_engine(settings_for(db).db_url, readonly=True)
     check_current(engine)
     with make_session_factory(engine)() as session:
         yield session

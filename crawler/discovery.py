@@ -6,23 +6,22 @@ Feeds and sitemaps are parsed with entity expansion, DTD loading and network acc
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from lxml import etree
 from scrapy.utils.gz import gunzip
-from scrapy.utils.sitemap import Sitemap
 
 from config.sources import Source
 from pipelines.dates import parse_iso
 
 MAX_XML_BYTES = 50 * 1024 * 1024
-_PAGE_PART = re.compile(
-    r"(?:[?&](?:page|p|trang|pg|pageindex|brsr)=\d+)|(?:[/-](?:page|trang|p)-?\d+(?:\.html?|\.aspx)?/?$)", re.I
-)
+_PAGE_PARAMS = {"page", "p", "trang", "pg", "pageindex", "brsr"}
+_PAGE_PATH = re.compile(r"[/-](?:page|trang|p)-?\d+(?:\.html?|\.aspx)?/?$", re.I)
 
 
 @lru_cache(maxsize=64)
@@ -52,7 +51,10 @@ def is_listing(source: Source, url: str) -> bool:
 
 def listing_family(url: str) -> str:
     """A listing URL without its page number: page 2, 3... of one listing share a family."""
-    return _PAGE_PART.sub("", url).rstrip("/?&")
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in _PAGE_PARAMS]
+    path = _PAGE_PATH.sub("", parts.path).rstrip("/")
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(sorted(query)), ""))
 
 
 def page_links(html: bytes | str, base_url: str) -> list[str]:
@@ -84,9 +86,13 @@ class SitemapEntry:
 
 
 def xml_body(body: bytes) -> bytes:
+    """The XML of a feed or sitemap: gunzipped (bounded) when gzipped, without a BOM; b"" when unreadable."""
     if body[:2] == b"\x1f\x8b":
-        return gunzip(body, max_size=MAX_XML_BYTES)
-    return body
+        try:
+            body = gunzip(body, max_size=MAX_XML_BYTES)
+        except (OSError, EOFError, ValueError):  # truncated or corrupt, or over the size cap
+            return b""
+    return body.removeprefix(b"\xef\xbb\xbf")
 
 
 def parse_sitemap(body: bytes, base_url: str) -> Iterator[SitemapEntry]:
@@ -94,19 +100,26 @@ def parse_sitemap(body: bytes, base_url: str) -> Iterator[SitemapEntry]:
     body = xml_body(body)
     if not body.lstrip().startswith(b"<"):
         return
+    # iterparse with entities unresolved, as Scrapy's Sitemap does, but reading nested elements too
+    # (Google News puts the date in <news:news><news:publication_date>)
+    events = etree.iterparse(io.BytesIO(body), events=("start", "end"), recover=True, resolve_entities=False,
+                             no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
     try:
-        sm = Sitemap(body)
+        _, root = next(events)
+        kind = etree.QName(root).localname
+        if kind not in ("sitemapindex", "urlset"):
+            return
+        for event, el in events:
+            if event != "end" or not isinstance(el.tag, str) or etree.QName(el).localname not in ("url", "sitemap"):
+                continue
+            fields = {etree.QName(x).localname: (x.text or "").strip() for x in el.iter() if isinstance(x.tag, str)}
+            el.clear()
+            loc = urljoin(base_url, fields.get("loc", ""))
+            if fields.get("loc") and is_http(loc):
+                lastmod = parse_iso(fields.get("lastmod") or fields.get("publication_date"))
+                yield SitemapEntry(loc, lastmod, kind == "sitemapindex")
     except (etree.XMLSyntaxError, StopIteration):
         return
-    is_index = sm.type == "sitemapindex"
-    if sm.type not in ("sitemapindex", "urlset"):
-        return
-    for d in sm:
-        loc = urljoin(base_url, d.get("loc", "").strip())
-        if not is_http(loc):
-            continue
-        lastmod = parse_iso(d.get("lastmod") or d.get("publication_date"))
-        yield SitemapEntry(loc, lastmod, is_index)
 
 
 _FEED_PARSER = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=True)

@@ -34,7 +34,10 @@ def key_for(source: Source, url: str) -> str:
 
 
 def content_of(ex: Extracted) -> repo.Content:
-    return repo.Content(title=ex.title, lead=ex.lead, text=ex.text, author=ex.author, published=ex.published,
+    """The stored fields; NUL bytes go before hashing, so the hash is the hash of what is stored."""
+    nul = repo.strip_nul
+    return repo.Content(title=nul(ex.title) or "", lead=nul(ex.lead) or "", text=nul(ex.text) or "",
+                        author=nul(ex.author), published=ex.published,
                         modified=ex.modified, language=ex.language, page_canonical=ex.page_canonical,
                         extractor=ex.extractor, extractor_version=ex.extractor_version)
 

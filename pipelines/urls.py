@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
+import tldextract
 from w3lib.url import canonicalize_url
 
 # query parameters that never change an article page
@@ -41,8 +42,9 @@ def clean_url(url: str, ignore_params: tuple[str, ...] | frozenset[str] = ()) ->
     if parts.port and parts.port != _DEFAULT_PORTS.get(scheme):
         netloc = f"{host}:{parts.port}"
     path = _AMP_PATH.sub("", parts.path) or "/"
-    # normalise percent-encoding: decode then re-encode the same way for every variant
-    path = quote(unquote(path), safe="/:@!$&'()*+,;=-._~")
+    # normalise percent-encoding: decode then re-encode the same way for every variant; an encoded slash
+    # is not a path separator (RFC 3986), so it stays encoded
+    path = "%2F".join(quote(unquote(seg), safe="/:@!$&'()*+,;=-._~") for seg in re.split("%2[Ff]", path))
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k, extra)]
     return urlunsplit((scheme, netloc, path, urlencode(sorted(query)), ""))
 
@@ -65,18 +67,20 @@ def url_key(url: str, ignore_params: tuple[str, ...] | frozenset[str] = (),
     return canonicalize_url(urlunsplit(("http", netloc, path, u.query, ""))).removeprefix("http://")
 
 
+# the Public Suffix List snapshot shipped with tldextract: never fetched at run time
+_PSL = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def registrable_domain(host: str) -> str:
+    """example.gov.vn for www.example.gov.vn; an IP address is its own site."""
+    host = host.lower().rstrip(".")
+    ext = _PSL(host)
+    return ext.top_domain_under_public_suffix or host
+
+
 def same_site(a: str, b: str) -> bool:
     """Whether two URLs are on the same registrable site (a rel=canonical we may trust)."""
     ha, hb = (urlsplit(x).hostname or "" for x in (a, b))
     if not ha or not hb:
         return False
-    if ha == hb:
-        return True
-    # compare the last two labels (three for *.gov.vn, *.com.vn ... second-level registries)
-    def reg(h: str) -> str:
-        labels = h.split(".")
-        if h.replace(".", "").isdigit():
-            return h
-        n = 3 if len(labels) >= 3 and labels[-1] == "vn" and labels[-2] in {"gov", "com", "org", "net", "edu"} else 2
-        return ".".join(labels[-n:])
-    return reg(ha) == reg(hb)
+    return registrable_domain(ha) == registrable_domain(hb)

@@ -51,7 +51,19 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(db_url: str, **kw: Any) -> Engine:
+def _sqlite_begin_read(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def _sqlite_query_only(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA query_only=ON")
+
+
+def make_engine(db_url: str, readonly: bool = False, **kw: Any) -> Engine:
+    """The engine for an archive.  Writers take SQLite's write lock when a transaction begins (BEGIN
+    IMMEDIATE), so two writers queue instead of failing on a read-to-write upgrade; ``readonly`` engines
+    (export, search, the web view) begin deferred and cannot write, so a long read never holds the lock
+    the crawler needs, and they never create an archive where there is none."""
     try:
         url = make_url(db_url)
     except ArgumentError:
@@ -60,13 +72,19 @@ def make_engine(db_url: str, **kw: Any) -> Engine:
     path = sqlite_path(db_url)
     if path is not None and not path.parent.exists():
         raise ArchiveError(f"{path}: the directory {path.parent} does not exist")
+    if path is not None and readonly and not path.exists():
+        raise ArchiveError(f"{path}: no archive there (crawl first, or run `vnarchive db upgrade`)")
     try:
         engine = create_engine(url, **kw)
     except Exception as e:  # a missing driver, say
         raise ArchiveError(f"cannot open {url.render_as_string(hide_password=True)}: {e}") from None
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        if readonly:
+            event.listen(engine, "connect", _sqlite_query_only)
+        event.listen(engine, "begin", _sqlite_begin_read if readonly else _sqlite_begin)
+    elif readonly:
+        engine = engine.execution_options(postgresql_readonly=True)
     return engine
 
 

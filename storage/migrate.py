@@ -9,6 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Engine
 
 from storage.db import ArchiveError, table_names
@@ -40,10 +41,7 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
         raise ArchiveError(f"{engine.url.render_as_string(hide_password=True)} holds tables but no "
                            "vnarchive schema version: refusing to touch a database vnarchive did not create")
     before = current_revision(engine)
-    script = ScriptDirectory.from_config(alembic_config(engine))
-    if before is not None and script.get_revision(before) is None:
-        raise ArchiveError(f"the archive's schema version {before} is newer than this vnarchive knows; "
-                           "upgrade vnarchive")
+    check_known(engine, before)
     cfg = alembic_config(engine)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -52,6 +50,20 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     if before != after:
         logger.info("archive schema upgraded from %s to %s", before, after)
     return before, after
+
+
+def check_known(engine: Engine, revision: str | None) -> None:
+    """A schema version this vnarchive has no migration for was written by a newer vnarchive."""
+    if revision is None:
+        return
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    try:
+        known = script.get_revision(revision) is not None
+    except CommandError:
+        known = False
+    if not known:
+        raise ArchiveError(f"the archive's schema version {revision} is newer than this vnarchive knows: "
+                           "upgrade vnarchive (pip install -U vnarchive)")
 
 
 def ensure_current(engine: Engine) -> None:
@@ -65,6 +77,7 @@ def check_current(engine: Engine) -> None:
         raise ArchiveError(f"{engine.url.render_as_string(hide_password=True)} is empty: "
                            "run `vnarchive crawl` or `vnarchive db upgrade` first")
     cur, head = current_revision(engine), head_revision(engine)
+    check_known(engine, cur)
     if cur != head:
         raise ArchiveError(f"the archive's schema is at {cur}, this vnarchive needs {head}: "
                            "run `vnarchive db upgrade`")

@@ -113,13 +113,10 @@ def capture_body(cap: Capture) -> bytes | None:
 def find_article_by_keys(session: Session, keys: Sequence[str]) -> Article | None:
     if not keys:
         return None
-    row = session.execute(
+    return session.execute(
         select(Article).join(ArticleUrl, ArticleUrl.article_id == Article.id)
         .where(ArticleUrl.key.in_(list(keys))).order_by(Article.id).limit(1)
     ).scalar_one_or_none()
-    if row is None:
-        row = session.execute(select(Article).where(Article.canonical_url.in_(list(keys)))).scalar_one_or_none()
-    return row
 
 
 def find_article_by_content(session: Session, source_id: str, sha: str) -> Article | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from config.settings import Settings
 from config.sources import Source
+from crawler.locks import source_locks
 from crawler.revisit import KnownArticle
 from crawler.settings import base_settings, source_settings
 from pipelines.workers import ExtractorPool
@@ -127,14 +128,44 @@ def open_archive(settings: Settings) -> Any:
 def crawl(settings: Settings, sources: list[Source], trigger: str = "manual",
           progress: Callable[[list[tuple[Source, Any]]], Any] | None = None,
           log_level: str = "WARNING") -> list[SourceResult]:
-    """Crawl ``sources`` in parallel in this process (Scrapy's reactor runs once per process)."""
+    """Crawl ``sources`` in parallel in this process (Scrapy's reactor runs once per process).
+
+    Each source's crawl lock is held for the whole crawl; a source another process is crawling (the
+    scheduler, or a user) is skipped and recorded as a 'skipped' run.
+    """
+    engine = open_archive(settings)
+    factory = make_session_factory(engine)
+    reap_stale_runs(factory)
+    with source_locks(settings.db_url, engine, [src.id for src in sources]) as busy:
+        ready = [src for src in sources if src.id not in busy]
+        for sid, why in busy.items():
+            logger.warning("%s: skipped: %s", sid, why)
+        results = _record_skipped(factory, [src for src in sources if src.id in busy], busy, trigger) if busy else []
+        if ready:
+            results += _crawl(settings, factory, ready, trigger, progress, log_level)
+    engine.dispose()
+    order = {src.id: i for i, src in enumerate(sources)}
+    return sorted(results, key=lambda r: order[r.source_id])
+
+
+@retrying()
+def _record_skipped(factory: Any, sources: list[Source], why: dict[str, str], trigger: str) -> list[SourceResult]:
+    results = []
+    with factory.begin() as s:
+        repo.ensure_sources(s, [(src.id, src.name) for src in sources])
+        for src in sources:
+            run = repo.start_run(s, src.id, trigger, pid=os.getpid())
+            repo.finish_run(s, run.id, "skipped", exit_code=0, error=why[src.id])
+            results.append(SourceResult(src.id, run.id, status="skipped", finish_reason=why[src.id]))
+    return results
+
+
+def _crawl(settings: Settings, factory: Any, sources: list[Source], trigger: str,
+           progress: Callable[[list[tuple[Source, Any]]], Any] | None, log_level: str) -> list[SourceResult]:
     from scrapy.crawler import CrawlerProcess
 
     from crawler.spider import SourceSpider
 
-    engine = open_archive(settings)
-    factory = make_session_factory(engine)
-    reap_stale_runs(factory)
     with factory.begin() as s:
         repo.ensure_sources(s, [(src.id, src.name) for src in sources])
         run_ids = {src.id: repo.start_run(s, src.id, trigger, pid=os.getpid()).id for src in sources}
@@ -165,7 +196,6 @@ def crawl(settings: Settings, sources: list[Source], trigger: str = "manual",
         r.elapsed = r.elapsed or time.monotonic() - t0
         results.append(r)
     _record_results(factory, results)
-    engine.dispose()
     return results
 
 

@@ -20,6 +20,7 @@ def base_settings(settings: Settings, log_level: str = "WARNING") -> dict[str, A
         # one door out: http(s) only, nothing listening, no remote control
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "ftp": None, "s3": None},
         "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,  # Scrapy's remote-control server would listen on a port (FAULTS E5)
         # bounded work per response and per process
         "DOWNLOAD_MAXSIZE": 32 * MiB,
         "DOWNLOAD_WARNSIZE": 8 * MiB,

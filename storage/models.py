@@ -75,7 +75,7 @@ class CrawlRun(Base):
     trigger: Mapped[str] = mapped_column(String(20), default="manual")  # manual | schedule | run-now
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    # running | finished | failed | timeout | interrupted
+    # running | finished | failed | timeout | interrupted | skipped | killed
     status: Mapped[str] = mapped_column(String(20), default="running")
     exit_code: Mapped[int | None] = mapped_column(Integer)
     pid: Mapped[int | None] = mapped_column(Integer)

@@ -163,6 +163,22 @@ def db_status(db: DbOpt = None) -> None:
               " - run `vnarchive db upgrade`"))
 
 
+@db_app.command("reindex")
+def db_reindex(db: DbOpt = None) -> None:
+    """Rebuild the full-text search index from the archive (after restoring a backup, say)."""
+    from storage import search
+    from storage.db import make_engine, make_session_factory
+    from storage.migrate import check_current
+
+    with expected_errors():
+        engine = make_engine(settings_for(db).db_url)
+        check_current(engine)
+        with make_session_factory(engine).begin() as session:
+            search.rebuild(session)
+            search.check(session)
+    out.print("search index rebuilt and checked")
+
+
 # ---------------------------------------------------------------- export
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,8 +56,31 @@ def _sqlite_begin_read(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def _sqlite_query_only(dbapi_conn: Any, _record: Any) -> None:
-    dbapi_conn.execute("PRAGMA query_only=ON")
+def _sqlite_read_only(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=15000")
+    cur.execute("PRAGMA query_only=ON")
+    cur.close()
+
+
+def _pg_read_only(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    cur.close()
+    dbapi_conn.commit()
+
+
+def _sqlite_reader(path: Path) -> Engine:
+    """SQLite opened read-only (mode=ro: never creates a file), query_only, deferred BEGIN (a WAL snapshot)."""
+    uri = path.resolve().as_uri() + "?mode=ro"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+
+    engine = create_engine("sqlite://", creator=connect)
+    event.listen(engine, "connect", _sqlite_read_only)
+    event.listen(engine, "begin", _sqlite_begin_read)
+    return engine
 
 
 def make_engine(db_url: str, readonly: bool = False, **kw: Any) -> Engine:
@@ -72,19 +96,19 @@ def make_engine(db_url: str, readonly: bool = False, **kw: Any) -> Engine:
     path = sqlite_path(db_url)
     if path is not None and not path.parent.exists():
         raise ArchiveError(f"{path}: the directory {path.parent} does not exist")
-    if path is not None and readonly and not path.exists():
-        raise ArchiveError(f"{path}: no archive there (crawl first, or run `vnarchive db upgrade`)")
+    if path is not None and readonly:
+        if not path.is_file():
+            raise ArchiveError(f"{path} does not exist: no archive there (run `vnarchive crawl` first)")
+        return _sqlite_reader(path)
     try:
         engine = create_engine(url, **kw)
     except Exception as e:  # a missing driver, say
         raise ArchiveError(f"cannot open {url.render_as_string(hide_password=True)}: {e}") from None
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        if readonly:
-            event.listen(engine, "connect", _sqlite_query_only)
-        event.listen(engine, "begin", _sqlite_begin_read if readonly else _sqlite_begin)
-    elif readonly:
-        engine = engine.execution_options(postgresql_readonly=True)
+        event.listen(engine, "begin", _sqlite_begin)
+    elif readonly and url.get_backend_name() == "postgresql":
+        event.listen(engine, "connect", _pg_read_only)
     return engine
 
 

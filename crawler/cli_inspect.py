@@ -1,0 +1,250 @@
+"""`vnarchive search`, `show`, `stats` and `serve`: looking inside the archive, never writing to it.
+
+crawler.cli calls ``register(app)`` while it is itself being imported, so its helpers (consoles,
+``expected_errors``) are imported inside the commands, at run time, not at the top of this module.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the archive (default: $VNARCHIVE_DB "
+                                           "or sqlite:///archive.db).", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")]
+
+
+@contextmanager
+def reading(db: str | None) -> Iterator[Session]:
+    """A read-only session on an archive whose schema is current."""
+    from crawler.cli import settings_for
+    from storage.inspect import open_reader
+    from storage.migrate import check_current
+
+    engine = open_reader(settings_for(db).db_url)
+    try:
+        check_current(engine)
+        with engine.connect() as conn:
+            from sqlalchemy.orm import Session
+
+            with Session(conn) as session:
+                yield session
+    finally:
+        engine.dispose()
+
+
+def _emit(record: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _styled(s: str, spans: list[tuple[int, int]], style: str = "bold yellow") -> Text:
+    t = Text(s)
+    for a, b in spans:
+        t.stylize(style, a, b)
+    return t
+
+
+def _day(iso_value: str | None) -> str:
+    return (iso_value or "")[:16].replace("T", " ")
+
+
+def _time(iso_value: str | None) -> str:
+    """Minutes and offset: "2024-05-01 10:00 +07:00"."""
+    return f"{_day(iso_value)} {iso_value[-6:]}" if iso_value else "-"
+
+
+def search_cmd(
+    query: Annotated[list[str], typer.Argument(metavar="QUERY...", show_default=False,
+                                               help='Words (all must appear) or "a phrase" in quotes; '
+                                                    "diacritics optional.")],
+    source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Published on or after this date (YYYY-MM-DD, "
+                                              "Vietnam time).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Published on or before this date.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many articles.")] = 20,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """Find articles by words in their title, lead or text, with or without diacritics."""
+    from sqlalchemy import select
+
+    from crawler.cli import UsageFailure, expected_errors, out
+    from storage.models import SourceRow
+    from storage.search import parse_day, search
+
+    with expected_errors(), reading(db) as session:
+        since_v = parse_day(since, "--since") if since else None
+        until_v = parse_day(until, "--until") if until else None
+        if source and session.get(SourceRow, source) is None:
+            known = ", ".join(session.execute(select(SourceRow.id)).scalars())
+            raise UsageFailure(f"no source {source!r} in the archive (known: {known or 'none'})")
+        hits = search(session, " ".join(query), source=source, since=since_v, until=until_v, limit=limit)
+    if json_:
+        for h in hits:
+            _emit(h.record())
+        return
+    if not hits:
+        out.print("no article matches", highlight=False)
+        return
+    for n, h in enumerate(hits, 1):
+        rec = h.record()
+        head = Text(f"{n:>3}. ")
+        head.append_text(_styled(h.title, h.title_highlights))
+        if h.status != "live":
+            head.append(f"  [{h.status}]", style="red")
+        out.print(head)
+        out.print(Text(f"     {h.source} · {_day(rec['published'])} · id {h.id} · {h.url}", style="dim"))
+        out.print(Text("     ").append_text(_styled(h.snippet, h.highlights)))
+    out.print(Text(f"{len(hits)} article{'s' if len(hits) != 1 else ''}" +
+                   (f" (the first {limit}; raise --limit for more)" if len(hits) == limit else ""), style="dim"))
+
+
+def show_cmd(
+    article: Annotated[str, typer.Argument(metavar="ARTICLE", help="Article id, or any URL it was seen under.",
+                                           show_default=False)],
+    version: Annotated[int | None, typer.Option("--version", help="This version instead of the current one.",
+                                                show_default=False)] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Print the archived HTML the version was extracted from.")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON object instead of text.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Show one article: metadata, URLs, story copies, versions and text."""
+    from crawler.cli import UsageFailure, expected_errors, out
+    from storage.export import iso
+    from storage.inspect import article_view, find_article, raw_capture
+
+    with expected_errors(), reading(db) as session:
+        a = find_article(session, article)
+        if a is None:
+            raise UsageFailure(f"no archived article has id or URL {article!r}")
+        view = article_view(session, a, version)
+        v = view.version
+        if raw:
+            if v is None:
+                raise UsageFailure(f"article {a.id} has no archived version")
+            cap = raw_capture(session, v)
+            if cap is None:
+                raise UsageFailure(f"article {a.id} version {v.number}: the page's bytes were not kept")
+            from pipelines.decode import decode_html
+
+            sys.stdout.write(decode_html(cap.body, cap.content_type).text)
+            return
+    if json_:
+        rec: dict[str, Any] = {
+            "id": a.id, "source": a.source_id, "url": a.canonical_url, "urls": view.urls, "status": a.status,
+            "first_seen": iso(a.first_seen), "last_seen": iso(a.last_seen), "removed_at": iso(a.removed_at),
+            "story": a.story_id, "copies": [{"id": c.id, "source": c.source_id, "url": c.canonical_url,
+                                             "title": t} for c, t in view.copies],
+            "events": [{"at": iso(e.at), "kind": e.kind, "detail": e.detail} for e in view.events],
+            "versions": [{"number": x.number, "captured_at": iso(x.created_at), "content_sha256": x.content_sha256,
+                          "capture_id": x.capture_id, "title": x.title} for x in view.versions],
+        }
+        if v is not None:
+            rec.update(version=v.number, title=v.title, author=v.author, lead=v.lead, text=v.text,
+                       published=iso(v.published, v.utc_offset_minutes))
+        _emit(rec)
+        return
+    out.print(Text(v.title if v else "(no version archived)", style="bold"))
+    meta = Table.grid(padding=(0, 2))
+    meta.add_column(style="dim")
+    meta.add_column()
+    meta.add_row("id", f"{a.id}   source {a.source_id}   status {a.status}" +
+                 (f" since {_time(iso(a.removed_at))}" if a.removed_at else ""))
+    if v is not None:
+        meta.add_row("published", _time(iso(v.published, v.utc_offset_minutes)) if v.published else "unknown")
+        if v.author:
+            meta.add_row("author", v.author)
+    meta.add_row("seen", f"{_time(iso(a.first_seen))} … {_time(iso(a.last_seen))}")
+    for i, u in enumerate(view.urls):
+        meta.add_row("urls" if i == 0 else "", u)
+    for i, (c, t) in enumerate(view.copies):
+        meta.add_row(f"story {a.story_id}" if i == 0 else "", f"{c.id}  {c.source_id}  {t}  {c.canonical_url}")
+    for e in view.events:
+        meta.add_row("event", f"{_time(iso(e.at))}  {e.kind}" + (f"  {e.detail}" if e.detail else ""))
+    out.print(meta)
+    vt = Table(title=f"{len(view.versions)} version{'s' if len(view.versions) != 1 else ''}", title_justify="left")
+    for col in ("#", "captured", "content sha256", "title"):
+        vt.add_column(col)
+    for x in view.versions:
+        mark = "*" if x.number == a.current_version else ""
+        vt.add_row(f"{x.number}{mark}", _time(iso(x.created_at)), x.content_sha256[:16],
+                   x.title if not v or x.title != v.title else "")
+    out.print(vt)
+    if v is not None:
+        out.print(Text(f"--- version {v.number}" + (" (current)" if v.number == a.current_version else ""),
+                       style="dim"))
+        for part in (v.lead, v.text):
+            if part:
+                out.print(Text(part))
+                out.print()
+
+
+def stats_cmd(json_: JsonOpt = False, db: DbOpt = None) -> None:
+    """Per-source health: articles, versions, removals, last crawl, last new article, failures."""
+    from crawler.cli import expected_errors, out
+    from storage.export import iso
+    from storage.inspect import RECENT_RUNS, stats
+
+    with expected_errors(), reading(db) as session:
+        st = stats(session)
+    if json_:
+        for s in st.sources:
+            _emit(s.record())
+        _emit({"total": st.record()})
+        return
+    t = Table(title="Sources", title_justify="left")
+    for col in ("source", "health", "articles", "versions", "removed", "last crawl", "last new article",
+                f"failed (last {RECENT_RUNS} runs)"):
+        t.add_column(col, justify="right" if col in ("articles", "versions", "removed") else "left")
+    for s in st.sources:
+        t.add_row(s.id, s.health, str(s.articles), str(s.versions), str(s.removed),
+                  f"{_day(iso(s.last_crawl))} {s.last_crawl_status or ''}".strip() or "never",
+                  _day(iso(s.last_new_article)) or "-", f"{s.failures}/{s.recent_runs}")
+    out.print(t)
+    size = f"{st.database_bytes / 1e6:.1f} MB" if st.database_bytes is not None else "unknown"
+    out.print(f"{st.articles} articles ({st.removed} removed), {st.versions} versions, {st.captures} captures, "
+              f"{st.runs} crawl runs; database {size}", highlight=False)
+    for s in st.sources:
+        if s.last_error:
+            out.print(Text(f"{s.id}: last failure: {s.last_error.splitlines()[0][:200]}", style="red"))
+
+
+def serve_cmd(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    db: DbOpt = None,
+) -> None:
+    """Serve a read-only web view of the archive: search, articles with diffs, source health."""
+    from crawler.cli import err, expected_errors, settings_for
+    from crawler.web import make_server
+
+    with expected_errors():
+        server = make_server(settings_for(db).db_url, host, port)
+    h, p = str(server.server_address[0]), server.server_address[1]
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"warning: listening on {host}: anyone who can reach it can read the archive", highlight=False)
+    err.print(f"serving the archive read-only at http://{h}:{p}/ (Ctrl-C stops)", highlight=False)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add search, show, stats and serve to the vnarchive command."""
+    app.command("search")(search_cmd)
+    app.command("show")(show_cmd)
+    app.command("stats")(stats_cmd)
+    app.command("serve")(serve_cmd)

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DB = "sqlite:///archive.db"
 DEFAULT_SOURCES = "config/sources.toml"
@@ -25,7 +26,8 @@ class Settings:
     stop_grace: int = 60
     log_file: str | None = None
 
-    def with_overrides(self, **kw: object) -> Settings:
+    def with_overrides(self, **kw: Any) -> Settings:
+        """A copy with the given fields replaced; None means "not given" (a flag left out)."""
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
 

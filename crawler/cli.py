@@ -274,8 +274,8 @@ def history(article: ArticleArg, db: DbOpt = None) -> None:
     for v in vs:
         t.add_row(str(v.number), iso(v.created_at) or "", v.title, str(len(v.text.split())), v.content_sha256[:16])
     out.print(t)
-    for e in evs:
-        out.print(f"{iso(e.at)}  {e.kind}" + (f"  {e.detail}" if e.detail else ""), markup=False, highlight=False)
+    for ev in evs:
+        out.print(f"{iso(ev.at)}  {ev.kind}" + (f"  {ev.detail}" if ev.detail else ""), markup=False, highlight=False)
 
 
 @app.command()

@@ -97,6 +97,8 @@ def _story_firsts(session: Session, articles: list[Article]) -> dict[int, bool]:
                            .where(Article.story_id.in_(stories))).all()
     first: dict[int, tuple[Any, int]] = {}
     for aid, sid, pub, seen in rows:
+        if sid is None:
+            continue
         k = (pub or seen, aid)
         if sid not in first or k < first[sid]:
             first[sid] = k

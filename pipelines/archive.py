@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.sources import Source
-from pipelines import stories
+from pipelines import stories, template
 from pipelines.items import ArchiveOutcome, Extracted, PageStatus, RawPage, Skipped
 from pipelines.urls import clean_url, url_key
 from pipelines.workers import ExtractorPool
@@ -210,6 +210,18 @@ class ArchivePipeline:
             self.stats.inc_value(f"archive/{outcome.kind}/{outcome.reason}")
         return outcome
 
+    async def close_spider(self) -> None:
+        """Pages archived before the source's template was learnt are re-extracted with it (same captures)."""
+        spider = self.crawler.spider
+        if spider.run_id is None or self._closing:
+            return
+        try:
+            n = await asyncio.wrap_future(writer().submit(refine_run, self.factory, spider.source, spider.run_id))
+        except Exception as e:  # what was archived stays archived; only the refinement is lost
+            logger.error("%s: refining this run's versions with the learnt template failed: %s", spider.source.id, e)
+            return
+        self.stats.set_value("archive/template_refined", n)
+
 
 _writer: cf.ThreadPoolExecutor | None = None
 _factories: dict[str, sessionmaker[Session]] = {}
@@ -234,7 +246,20 @@ def archive_session_factory(db_url: str) -> sessionmaker[Session]:
 def write_page(factory: sessionmaker[Session], source: Source, raw: RawPage, result: Extracted | Skipped,
                run_id: int | None) -> ArchiveOutcome:
     with factory.begin() as session:
-        return archive_page(session, source, raw, result, run_id)
+        # the template learnt from the source's earlier pages removes what recurs; a new article's page
+        # then teaches it, in the same transaction
+        result = template.apply_stored(session, source.id, result)
+        outcome = archive_page(session, source, raw, result, run_id)
+        if outcome.kind == "new" and isinstance(result, Extracted):
+            template.learn_page(session, source.id, result, raw.fetched_at)
+        return outcome
+
+
+@retrying()
+def refine_run(factory: sessionmaker[Session], source: Source, run_id: int) -> int:
+    # re-extraction goes to the worker processes: CPU work in this thread would hold the GIL other crawls need
+    with factory.begin() as session:
+        return template.refine_run_versions(session, source, run_id, extract=ExtractorPool.shared().extract_blocking)
 
 
 @retrying()

@@ -1,7 +1,8 @@
 """Vietnamese dates: ISO strings from metadata and visible date lines, always aware, never day/month-swapped.
 
 Visible dates on Vietnamese pages are day-first ("Thứ năm, 03/10/2024 - 14:25", "10:50 | 25/08/2024",
-"26/8/2024, 18:04 (GMT+7)").  A time without an offset is Asia/Ho_Chi_Minh.
+"26/8/2024, 18:04 (GMT+7)", "Thứ hai, ngày 23 tháng 12 năm 2024").  A date whose month would be over 12 read
+day-first is refused, never swapped into month-first.  A time without an offset is Asia/Ho_Chi_Minh.
 """
 
 from __future__ import annotations
@@ -13,11 +14,21 @@ from zoneinfo import ZoneInfo
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 _ISO = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?)?"
+    r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?)?"
 )
-_DMY = re.compile(r"(?<!\d)(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?!\d)")
-_HM = re.compile(r"(?<![\d/])(\d{1,2})[:hg](\d{2})(?::(\d{2}))?(?![\d/])")
+_DMY = re.compile(r"(?<![\d/.-])(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})(?![\d/])")
+_YMD = re.compile(r"(?<![\d/.-])(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})(?![\d/.-])")
+_WORDS = re.compile(r"ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})\s*(?:,\s*|\s+)năm\s+(\d{4})", re.I)
+_HM = re.compile(r"(?<![\d/.:,+])(\d{1,2})\s*(?::|h|g|giờ)\s*(\d{2})(?:\s*(?::|phút)\s*(\d{2}))?(?![\d/])"
+                 r"(?:\s*(AM|PM|SA|CH|sáng|chiều|tối)\b)?", re.I)
 _GMT = re.compile(r"(?:GMT|UTC)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?", re.I)
+_PM = {"pm", "ch", "chiều", "tối"}
+
+
+def _offset_tz(sign: int, hours: int, minutes: int = 0) -> dt.tzinfo:
+    delta = sign * dt.timedelta(hours=hours, minutes=minutes)
+    # +07:00 is Vietnam time: keep the zone, so every Vietnamese date is in Asia/Ho_Chi_Minh
+    return VN_TZ if delta == dt.timedelta(hours=7) else dt.timezone(delta)
 
 
 def _tz(offset: str | None) -> dt.tzinfo:
@@ -25,9 +36,8 @@ def _tz(offset: str | None) -> dt.tzinfo:
         return VN_TZ
     if offset == "Z":
         return dt.UTC
-    sign = 1 if offset[0] == "+" else -1
     digits = offset[1:].replace(":", "")
-    return dt.timezone(sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0)))
+    return _offset_tz(1 if offset[0] == "+" else -1, int(digits[:2]), int(digits[2:4] or 0))
 
 
 def parse_iso(value: str | None) -> dt.datetime | None:
@@ -44,28 +54,55 @@ def parse_iso(value: str | None) -> dt.datetime | None:
         return None
 
 
+def iso_has_time(value: str | None) -> bool:
+    return bool(value and re.search(r"\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}:\d{2}", value))
+
+
+def _date_in(text: str) -> tuple[int, int, int, int, int] | None:
+    """(day, month, year, start, end) of the first date in ``text``: day-first, ISO order or in words."""
+    found = []
+    for rx, order in ((_WORDS, "dmy"), (_DMY, "dmy"), (_YMD, "ymd")):
+        m = rx.search(text)
+        if m:
+            a, b, c = (int(x) for x in m.groups())
+            d, mo, y = (a, b, c) if order == "dmy" else (c, b, a)
+            found.append((m.start(), d, mo, y, m.end()))
+    if not found:
+        return None
+    start, d, mo, y, end = min(found)
+    return d, mo, y, start, end
+
+
 def parse_visible(text: str | None) -> tuple[dt.datetime, bool] | None:
-    """A day-first date line -> (datetime, whether a time of day was given)."""
+    """A day-first date line -> (datetime, whether a time of day was given); None when there is no valid date
+    (a month over 12 is not a date here, and is never read month-first instead)."""
     if not text:
         return None
-    m = _DMY.search(text)
-    if not m:
+    found = _date_in(text)
+    if not found:
         return None
-    d, mo, y = (int(x) for x in m.groups())
+    d, mo, y, start, end = found
     if not (1 <= mo <= 12 and 1 <= d <= 31 and 1990 <= y <= 2100):
         return None
-    rest = text[: m.start()] + " " + text[m.end():]
-    hm = _HM.search(rest)
+    rest = text[:start] + " | " + text[end:]
     h = mi = s = 0
-    if hm and int(hm.group(1)) < 24 and int(hm.group(2)) < 60:
-        h, mi, s = int(hm.group(1)), int(hm.group(2)), int(hm.group(3) or 0)
+    has_time = False
+    for hm in _HM.finditer(rest):
+        hh, mm = int(hm.group(1)), int(hm.group(2))
+        if hh < 24 and mm < 60:
+            ampm = (hm.group(4) or "").lower()
+            if ampm in _PM and hh < 12:
+                hh += 12
+            elif ampm in ("am", "sa", "sáng") and hh == 12:
+                hh = 0
+            h, mi, s, has_time = hh, mm, int(hm.group(3) or 0), True
+            break
     tz: dt.tzinfo = VN_TZ
     g = _GMT.search(text)
     if g:
-        sign = 1 if g.group(1) == "+" else -1
-        tz = dt.timezone(sign * dt.timedelta(hours=int(g.group(2)), minutes=int(g.group(3) or 0)))
+        tz = _offset_tz(1 if g.group(1) == "+" else -1, int(g.group(2)), int(g.group(3) or 0))
     try:
-        return dt.datetime(y, mo, d, h, mi, s, tzinfo=tz), bool(hm)
+        return dt.datetime(y, mo, d, h, mi, min(s, 59), tzinfo=tz), has_time
     except ValueError:
         return None
 

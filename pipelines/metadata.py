@@ -10,19 +10,22 @@ from typing import Any
 
 from lxml import html as lhtml
 
-from pipelines.dates import parse_iso, parse_visible
+from pipelines.dates import iso_has_time, parse_iso, parse_visible
 from pipelines.decode import nfc
 
 WS = re.compile(r"\s+")
 _ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "blogposting", "analysisnewsarticle",
                   "opinionnewsarticle", "backgroundnewsarticle", "report", "webpage"}
 _DATE_CLASS = re.compile(r"date|time|publish|ngay|thoi-gian|post-time|meta", re.I)
-_NOT_ARTICLE_DATE = re.compile(r"today|now|current|clock|weather|top-?bar|header", re.I)
+# today's date in a page's top bar or site header is not the article's ("article-header" may well hold it)
+_NOT_ARTICLE_DATE = re.compile(r"today|now\b|current|clock|weather|top-?bar|top-?header|site-?header|page-?header|"
+                               r"(^|\s)header(\s|$)", re.I)
 _AUTHOR_CLASS = re.compile(r"author|byline|tac-?gia|writer|signature|nguon", re.I)
 
 
 def clean_text(s: str | None) -> str:
-    return nfc(WS.sub(" ", s or "").strip())
+    """Whitespace collapsed, NFC (JSON-LD escapes can spell decomposed letters)."""
+    return nfc(" ".join((s or "").split()))
 
 
 def node_text(el: Any) -> str:
@@ -109,14 +112,41 @@ def jsonld_authors(obj: dict[str, Any]) -> list[str]:
     return [n for n in names if n]
 
 
+# what a site's name in a <title> looks like: "Báo Nhân Dân", "Cổng TTĐT tỉnh ...", "Sở ...", "...vn", "VnExpress"
+_SITE_NAME = re.compile(
+    r"^(?:báo|cổng|trang tin|trang thông tin|tạp chí|đài|sở|bộ|ubnd|ủy ban|uỷ ban|thông tấn|tổng cục|cục|viện|"
+    r"trung tâm|portal|website)\b|\.(?:vn|com|net|org)\b|\b(?:online|news|tv|vtv|vnexpress|vietnamplus|tuổi trẻ|"
+    r"thanh niên|dân trí)$", re.I)
+
+
+def looks_like_site_name(part: str, site_names: list[str] | tuple[str, ...] = (), strict: bool = False) -> bool:
+    """A <title> segment that names the site, not the article.  ``strict``: only on firm evidence (the site's
+    known name, a domain, capitals), since headlines too start with "Bộ ...", "Sở ...", "UBND ..."."""
+    low = part.strip().casefold()
+    if not low:
+        return False
+    if any(n and (low == n.casefold() or low in n.casefold() or n.casefold() in low) for n in site_names):
+        return True
+    words = [w for w in part.split() if any(c.isalpha() for c in w)]
+    if len(low) > 80:
+        return False
+    if (len(words) >= 2 and all(w.isupper() for w in words)) or re.search(r"\.(?:vn|com|net|org)\b", low):
+        return True
+    return not strict and bool(_SITE_NAME.search(low))
+
+
 def strip_site_suffix(title: str, site_names: list[str]) -> str:
-    """'Headline - Báo X' -> 'Headline' when the tail is the site's name (or there is no better source)."""
-    for sep in (" - ", " | ", " – ", " — ", " :: "):
-        if sep in title:
-            head, _, tail = title.rpartition(sep)
-            low = tail.strip().casefold()
-            if any(low and (low in n.casefold() or n.casefold() in low) for n in site_names if n):
-                return head.strip()
+    """'Headline - Báo X' -> 'Headline' when the tail is the site's name or reads like one ("Báo ...",
+    "Cổng thông tin ...", "....vn").  A tail that is part of the headline ("nhiệm kỳ 2023 - 2025") stays."""
+    for sep in (" | ", " - ", " – ", " — ", " :: ", " » "):
+        if sep not in title:
+            continue
+        head, _, tail = title.rpartition(sep)
+        if len(head.strip()) >= 15 and looks_like_site_name(tail, site_names):
+            return strip_site_suffix(head.strip(), site_names)
+        head2, _, tail2 = title.partition(sep)
+        if len(tail2.strip()) >= 15 and looks_like_site_name(head2, site_names, strict=True):
+            return strip_site_suffix(tail2.strip(), site_names)
     return title
 
 
@@ -130,34 +160,55 @@ def _distance(a: Any, b: Any) -> int:
     return 10**6
 
 
+def _classes(el: Any) -> str:
+    return f"{el.get('class') or ''} {el.get('id') or ''}"
+
+
 def find_visible_date(tree: Any, anchor: Any | None) -> tuple[dt.datetime, bool, Any] | None:
-    """The date line closest to the headline: (datetime, has_time, element)."""
-    found = []
+    """The date line closest to the headline: (datetime, has_time, element).
+
+    Elements named like a date (class/id) and <time> come first; short unnamed text blocks holding a date
+    count too (old portals name nothing), a little further away.  Dates inside links (related lists), and in
+    headers / top bars (today's date) are not the article's."""
+    found: list[tuple[int, int, tuple[dt.datetime, bool], Any]] = []
+    excluded: set[Any] = set()  # elements under a link, a header or a top bar (kept alive: not id()s)
     for el in tree.iter():
-        if not isinstance(el.tag, str) or el.tag in ("script", "style", "html", "body", "head", "meta"):
+        if not isinstance(el.tag, str):
             continue
-        cls = f"{el.get('class') or ''} {el.get('id') or ''}"
-        if el.tag != "time" and not _DATE_CLASS.search(cls):
+        parent = el.getparent()
+        if parent is not None and parent in excluded:
+            excluded.add(el)
             continue
-        if _NOT_ARTICLE_DATE.search(cls) or any(_NOT_ARTICLE_DATE.search(f"{p.get('class') or ''} {p.get('id') or ''}")
-                                                for p in el.iterancestors() if p.tag not in ("html", "body")):
+        if el.tag in ("script", "style", "head", "meta", "a", "select", "option", "button") \
+                or (el.tag not in ("html", "body") and _NOT_ARTICLE_DATE.search(_classes(el))):
+            excluded.add(el)
             continue
+        if el.tag in ("html", "body"):
+            continue
+        named = el.tag == "time" or bool(_DATE_CLASS.search(_classes(el)))
+        if not named and (len(el) > 4 or any(isinstance(c.tag, str) and c.tag in _BLOCKISH for c in el)):
+            continue  # unnamed: only small leaf blocks (a date line, not the container around it)
         txt = node_text(el)
-        if len(txt) > 120:
+        if len(txt) > (120 if named else 80) or (not named and not any(ch.isdigit() for ch in txt[:80])):
             continue
         parsed = None
         if el.tag == "time" and el.get("datetime"):
             iso = parse_iso(el.get("datetime"))
             if iso:
-                parsed = (iso, "T" in el.get("datetime", "") or ":" in el.get("datetime", ""))
+                parsed = (iso, iso_has_time(el.get("datetime")))
         parsed = parsed or parse_visible(txt)
         if parsed:
-            found.append((_distance(el, anchor) if anchor is not None else 0, parsed, el))
+            dist = _distance(el, anchor) if anchor is not None else 0
+            found.append((dist + (0 if named else 2), len(found), parsed, el))
     if not found:
         return None
-    found.sort(key=lambda x: x[0])
-    _, (when, has_time), el = found[0]
+    found.sort(key=lambda x: x[:2])
+    _, _, (when, has_time), el = found[0]
     return when, has_time, el
+
+
+_BLOCKISH = frozenset({"p", "div", "table", "tr", "td", "ul", "ol", "li", "section", "article", "h1", "h2", "h3",
+                       "h4", "blockquote", "figure", "dl"})
 
 
 def best_datetime(candidates: list[tuple[dt.datetime | None, bool]]) -> dt.datetime | None:
@@ -173,18 +224,57 @@ def best_datetime(candidates: list[tuple[dt.datetime | None, bool]]) -> dt.datet
     return first
 
 
+# "Tác giả: X", "Bài và ảnh: X", "Tin, ảnh: X", "Nhóm phóng viên" ...: a byline behind its label
+_BYLINE_LABEL = re.compile(r"^\s*(?:tác giả|người viết|bài(?:\s*(?:và|,|&)\s*ảnh)?|tin(?:\s*(?:và|,|&)\s*ảnh)?|"
+                           r"nhóm (?:phóng viên|pv)|phóng viên|pv|biên tập|thực hiện|ghi chép)\s*[:：]\s*(.+)$", re.I)
+# credit lines that are not bylines (SOURCES-FACTS, qdnd): photo, graphics, video, source, illustration
+_CREDIT = re.compile(r"^\s*(?:ảnh|đồ họa|đồ hoạ|video|nguồn|minh họa|minh hoạ|clip|infographic)\b", re.I)
+# names of publications and offices, not people: "Báo Nhân Dân điện tử", "Ban biên tập", "baochinhphu.vn"
+_ORG = re.compile(r"^(?:báo|tạp chí|cổng|trang|đài|ban biên tập|bbt|tòa soạn|toà soạn|văn phòng|phòng|ban|sở|bộ|"
+                  r"ủy ban|ubnd|trung tâm|cục|vụ|viện|hội|công ty|thông tấn xã|vietnam\+|vnexpress)\b|"
+                  r"\.(?:vn|com|net|org)\b|điện tử$|online$", re.I)
+
+
 def looks_like_byline(text: str) -> bool:
     """A short line of capitalised names ("Anh Khoa - Nguyễn Anh", "Thị Huy", "Theo TTXVN")."""
     t = text.strip(" .()")
-    if not t or len(t) > 70 or any(c in t for c in ":;“”\"!?") or t.count(",") > 2:
+    if not t or len(t) > 70 or any(c in t for c in ":;“”\"!?") or t.count(",") > 2 or _CREDIT.match(t):
         return False
     words = [w for w in re.split(r"[\s\-–/,]+", t) if w]
     if not 1 <= len(words) <= 9:
         return False
-    if words[0].casefold() in ("theo", "nguồn", "bài", "ảnh", "tin", "nhóm"):
+    if words[0].casefold() in ("theo", "bài", "tin", "nhóm"):
         return True
     caps = sum(1 for w in words if w[:1].isupper() or w.isupper())
     return caps == len(words) and not t.endswith(".")
+
+
+def byline_name(text: str) -> str | None:
+    """The name(s) of a byline line, without its label: "Tác giả: Nguyễn Văn An" -> "Nguyễn Văn An"."""
+    t = clean_text(text).strip(" .")
+    m = _BYLINE_LABEL.match(t)
+    if m:
+        name = m.group(1).strip(" .")
+        return name if name and looks_like_byline(name) else None
+    return t if looks_like_byline(t) and not t.casefold().startswith("theo ") else None
+
+
+def is_person_name(name: str | None, site_names: set[str] | frozenset[str] = frozenset()) -> bool:
+    """False for a site's or an organisation's name given as author ("Báo Nhân Dân điện tử", "baochinhphu.vn")."""
+    if not name:
+        return False
+    low = name.strip().casefold()
+    if not low or low.startswith("http") or any(low == n or (len(n) > 3 and n in low) for n in site_names):
+        return False
+    return not _ORG.search(low)
+
+
+def clean_author(name: str) -> str:
+    """A JSON-LD author with an office address after ' - ' (qdnd): keep the name."""
+    head, sep, tail = name.partition(" - ")
+    if sep and (re.search(r"\d", tail) or re.search(r"(^|\s)(số|đường|phố|quận|huyện|p\.|q\.)\s", tail, re.I)):
+        return head.strip()
+    return name.strip()
 
 
 def element_html(el: Any) -> str:

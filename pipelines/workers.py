@@ -105,6 +105,18 @@ class ExtractorPool:
             self._reset()
             return Skipped("extraction_crashed")
 
+    def extract_blocking(self, body: bytes, url: str, content_type: str | None, hints: Extraction,
+                         timeout: float = PAGE_TIMEOUT_S) -> Extracted | Skipped:
+        """The same, for a worker thread (never the reactor): waits for the result."""
+        try:
+            return self._executor().submit(_extract, body, url, content_type, hints).result(timeout)
+        except cf.TimeoutError:
+            self._reset()
+            return Skipped("extraction_timeout")
+        except BrokenProcessPool:
+            self._reset()
+            return Skipped("extraction_crashed")
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,449 @@
+"""Learn each source's template from the pages already crawled: what recurs is furniture, what differs is news.
+
+A page is cut into text blocks the way a reader sees them (every block element's own text, split at ``<br>``).
+Across the new articles of one source, a block found on many pages (the menu, "Tin liên quan", the footer, a
+promo paragraph, the share bar) is template.  Three kinds of evidence are kept, all as hashed keys:
+
+- ``b`` blocks, with on how many pages (new articles, so URL variants and revisits never count twice) they were
+  seen; one found on ``max(3, 5 %)`` of the pages (at most 50) is boilerplate;
+- ``t`` the titles of the source's articles: on another page, a paragraph that is one of them (perhaps behind a
+  short label such as "Xem thêm:" or followed by a date) is a link to that article, not text of this one;
+- ``l`` the opening of each article's lead (or of its first paragraph of prose): a paragraph opening like
+  another article's is its teaser.
+
+``apply`` drops such paragraphs from an extraction, but never the page's own title, lead or first paragraph
+(other pages quote those), and never so many that the page loses its body.  The core is pure (``text_blocks``, ``TemplateModel``, ``apply``); the storage
+functions take a session and never commit.  A brand-new source is archived before its template is known, so
+``refine_run_versions`` re-extracts, at the end of a crawl, the versions that crawl created, from their own
+captures, with everything learnt meanwhile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import logging
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from pipelines.items import Extracted, Skipped
+
+logger = logging.getLogger(__name__)
+
+MIN_PAGES = 3  # a block on fewer pages than this is never template
+SHARE = 0.05  # ... else on this share of the source's pages
+CAP_PAGES = 50  # ... but on this many pages is always enough: decisions stop drifting as the source grows
+MAX_BLOCK_CHARS = 300  # longer blocks are prose, not furniture: not learnt (keeps the table small)
+LEAD_PREFIX = 80  # characters of a lead's key (digits kept) that identify its teasers elsewhere
+TEASER_SOURCE_CHARS = 150  # a first paragraph this long is quoted as a teaser (shorter: maybe a caption)
+MAX_TEASER_CHARS = 400  # a paragraph longer than this is prose, not another article's teaser
+MIN_TITLE_CHARS = 15  # shorter titles ("Thông báo") are too common to mark links by
+MAX_TITLE_CHARS = 250  # ... and longer ones are not titles
+KEEP_SHARE = 0.4  # apply never leaves less than this share of the text ...
+KEEP_CHARS = 200  # ... nor fewer characters than this (unless the text was shorter to begin with)
+
+_BLOCK_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "dialog", "dir",
+    "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
+    "header", "hgroup", "hr", "html", "li", "main", "menu", "nav", "ol", "p", "pre", "section", "summary", "table",
+    "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "option", "legend", "label", "button", "select",
+})
+_SKIP_TAGS = frozenset({"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object",
+                        "canvas", "textarea"})
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+_DIGITS = re.compile(r"\d+")
+_WS = re.compile(r"\s+")
+
+
+# ---------------------------------------------------------------- blocks and keys
+
+def text_key(text: str) -> str:
+    """NFC, case-folded, words only: how a title or a lead is recognised when quoted on another page."""
+    s = unicodedata.normalize("NFC", text).casefold()
+    return _NON_WORD.sub(" ", s.replace("_", " ")).strip()
+
+
+def block_key(text: str) -> str:
+    """What identifies a block across pages: ``text_key`` with digits as 0 (view counters, dates)."""
+    return _DIGITS.sub("0", text_key(text))
+
+
+def block_hash(key: str, kind: str = "b") -> str:
+    """32 hex characters (template_blocks.block_hash); ``kind`` keeps blocks, titles and leads apart."""
+    return hashlib.blake2b(f"{kind}\x1f{key}".encode(), digest_size=16).hexdigest()
+
+
+def text_blocks(root: Any, max_chars: int = MAX_BLOCK_CHARS) -> tuple[str, ...]:
+    """The visible text blocks of a parsed page, in order, each once: every block element's own text (inline
+    children included, nested blocks not), split at ``<br>``.  Iterative, so any nesting depth is fine."""
+    out: dict[str, None] = {}
+    bufs: list[list[str]] = [[]]
+    skipping = 0
+
+    def flush(buf: list[str]) -> None:
+        if buf:
+            text = _WS.sub(" ", "".join(buf)).strip()
+            buf.clear()
+            if text and len(text) <= max_chars and any(c.isalnum() for c in text):
+                out.setdefault(unicodedata.normalize("NFC", text), None)
+
+    try:
+        walker = etree.iterwalk(root, events=("start", "end"))
+    except TypeError:
+        return ()
+    for event, el in walker:
+        tag = el.tag.lower() if isinstance(el.tag, str) else ""
+        if event == "start":
+            if skipping or tag in _SKIP_TAGS:
+                skipping += 1
+                continue
+            if tag in _BLOCK_TAGS:
+                flush(bufs[-1])
+                bufs.append([])
+            elif tag == "br":
+                flush(bufs[-1])
+            if tag and el.text:
+                bufs[-1].append(el.text)
+            continue
+        if skipping:
+            skipping -= 1
+            if skipping == 0 and el.tail:
+                bufs[-1].append(el.tail)
+            continue
+        if tag in _BLOCK_TAGS and len(bufs) > 1:
+            flush(bufs.pop())
+        if el.tail:
+            bufs[-1].append(el.tail)
+    for buf in bufs:
+        flush(buf)
+    return tuple(out)
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+# ---------------------------------------------------------------- the model
+
+@dataclass(slots=True)
+class TemplateModel:
+    """Page counts of hashed keys for one source (all of them, or those an extraction needs)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    pages: int = 0
+
+    def threshold(self) -> int:
+        return max(MIN_PAGES, min(CAP_PAGES, math.ceil(SHARE * self.pages)))
+
+    def is_boilerplate(self, block: str) -> bool:
+        """A block found on enough of the source's pages."""
+        key = block_key(block)
+        return bool(key) and self.counts.get(block_hash(key), 0) >= self.threshold()
+
+    def learn(self, ex: Extracted) -> None:
+        """Count one new article's page (the in-memory twin of ``learn_page``)."""
+        for h in page_hashes(ex):
+            self.counts[h] = self.counts.get(h, 0) + 1
+        self.pages += 1
+
+
+def page_hashes(ex: Extracted) -> dict[str, str]:
+    """Hash -> sample of everything a new article teaches: its blocks, its title and its lead's opening."""
+    out: dict[str, str] = {}
+    for b in ex.blocks:
+        key = block_key(b)
+        if 2 <= len(key) <= MAX_BLOCK_CHARS:
+            out.setdefault(block_hash(key), b[:200])
+    title = text_key(ex.title)
+    if len(title) >= MIN_TITLE_CHARS:
+        out.setdefault(block_hash(title, "t"), ex.title[:200])
+    # teasers elsewhere open like the lead, or like the first paragraph of prose (never a caption or a line
+    # that other articles share word for word)
+    paras = _paragraphs(ex.text)
+    for opening in (ex.lead, paras[0] if paras and len(paras[0]) >= TEASER_SOURCE_CHARS else ""):
+        key = text_key(opening)
+        if len(key) >= LEAD_PREFIX:
+            out.setdefault(block_hash(key[:LEAD_PREFIX], "l"), opening[:200])
+    return out
+
+
+def _frequent(model: TemplateModel, key: str) -> bool:
+    """``key`` (a text key) is a block on enough pages."""
+    return len(key) <= MAX_BLOCK_CHARS and model.counts.get(block_hash(_DIGITS.sub("0", key)), 0) >= model.threshold()
+
+
+def _teaser(model: TemplateModel, key: str) -> bool:
+    return LEAD_PREFIX <= len(key) <= MAX_TEASER_CHARS and bool(model.counts.get(block_hash(key[:LEAD_PREFIX], "l")))
+
+
+def _own(key: str, own: tuple[str, ...]) -> bool:
+    """The page's own title, lead or first paragraph (or the start of one): what other pages quote of it."""
+    return any(o and (key == o or o.startswith(key) or (len(key) >= LEAD_PREFIX and key[:LEAD_PREFIX] == o[:LEAD_PREFIX]))
+               for o in own)
+
+
+def _labelled(model: TemplateModel, key: str) -> Iterator[str]:
+    """What follows a template label at the start of ``key`` ("tin liên quan <title> <teaser>")."""
+    words = key.split()
+    for k in range(1, min(7, len(words))):
+        if _frequent(model, " ".join(words[:k])):
+            yield " ".join(words[k:])
+
+
+def _suffixes(key: str) -> Iterator[tuple[int, str]]:
+    """(word index, the rest of ``key`` from there) where another article's teaser could start: after at most a
+    label and a title (MAX_TITLE_CHARS), long enough to be recognised."""
+    words = key.split()
+    start = 0
+    for j in range(1, len(words)):
+        start += len(words[j - 1]) + 1
+        if start > MAX_TITLE_CHARS + 20:
+            return
+        rest = key[start:]
+        if LEAD_PREFIX <= len(rest) <= MAX_TEASER_CHARS:
+            yield j, rest
+
+
+def _title_spans(model: TemplateModel, key: str) -> Iterator[tuple[str, int, int]]:
+    """(candidate, first word, end word) of another article's title in ``key``: behind at most a short label
+    (3 words), and followed by nothing, a date or a few words, a teaser the model knows, or template."""
+    words = key.split()
+    if len(key) > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS or len(words) < 3:
+        return
+    ends: set[int] = set()
+    for j in range(len(words), 2, -1):
+        if len(" ".join(words[j:])) > 25:
+            break
+        ends.add(j)  # what follows is at most 25 characters (a date, "(03/10/2024)", "- Ảnh")
+    for j, rest in _suffixes(key):
+        if _teaser(model, rest) or (len(rest) <= 60 and _frequent(model, rest)):
+            ends.add(j)
+    for i in range(min(4, len(words) - 2)):
+        if len(" ".join(words[:i])) > 20:
+            break
+        for j in ends:
+            if j >= i + 3:
+                cand = " ".join(words[i:j])
+                if MIN_TITLE_CHARS <= len(cand) <= MAX_TITLE_CHARS:
+                    yield cand, i, j
+
+
+def _other_title(model: TemplateModel, key: str, own_title: str) -> bool:
+    """A link to another article: its title, perhaps behind a label, with its date or teaser after it."""
+    return any(cand != own_title and model.counts.get(block_hash(cand, "t"))
+               for cand, _, _ in _title_spans(model, key))
+
+
+def _verdict(model: TemplateModel, key: str, own: tuple[str, ...], nested: bool = False) -> str | None:
+    if not key or _own(key, own):
+        return None
+    if _frequent(model, key):
+        return "template"
+    if _teaser(model, key):
+        return "teaser"
+    if _other_title(model, key, own[0]):
+        return "other_title"
+    if not nested:
+        for rest in _labelled(model, key):
+            if _verdict(model, rest, own, nested=True):
+                return "template"
+    return None
+
+
+def _why_boilerplate(p: str, model: TemplateModel, own: tuple[str, ...]) -> str | None:
+    """Why paragraph ``p`` is not this page's text (None: it is)."""
+    return _verdict(model, text_key(p), own)
+
+
+def needed_hashes(ex: Extracted, model: TemplateModel) -> set[str]:
+    """The title and teaser keys ``apply`` may look up for this extraction, given what ``model`` already holds
+    (the frequent blocks; then the teasers found): the archive loads a few hundred rows per page, in two or three
+    rounds, never the whole table."""
+    out: set[str] = set()
+
+    def probe(key: str) -> None:
+        if len(key) >= LEAD_PREFIX:
+            out.add(block_hash(key[:LEAD_PREFIX], "l"))
+        for _, rest in _suffixes(key):
+            out.add(block_hash(rest[:LEAD_PREFIX], "l"))
+        for cand, _, _ in _title_spans(model, key):
+            out.add(block_hash(cand, "t"))
+
+    for p in _paragraphs(ex.text):
+        key = text_key(p)
+        if not key:
+            continue
+        probe(key)
+        for rest in _labelled(model, key):
+            probe(rest)
+    return out
+
+
+def apply(ex: Extracted, model: TemplateModel) -> Extracted:
+    """``ex`` without the paragraphs the model knows as boilerplate (see the module docstring)."""
+    if not model.pages and not model.counts:
+        return ex
+    paras = _paragraphs(ex.text)
+    # never dropped: the page's own title, lead and first paragraph, however often other pages quote them
+    # (a short first paragraph is not protected: it may be a "follow us" line above the body)
+    first = text_key(paras[0]) if paras and len(paras[0]) >= 80 else ""
+    own = (text_key(ex.title), text_key(ex.lead), first)
+    kept = [p for p in paras if _why_boilerplate(p, model, own) is None]
+    if len(kept) == len(paras):
+        return ex
+    before = sum(len(p) for p in paras)
+    after = sum(len(p) for p in kept)
+    if after < min(before, max(KEEP_CHARS, KEEP_SHARE * before)):
+        # so much "template" means the page is the odd one out (a near-copy, a notice): keep it as it was
+        return ex
+    return dataclasses.replace(ex, text="\n\n".join(kept))
+
+
+# ---------------------------------------------------------------- storage (a session in, never a commit)
+
+def _insert(session: Session, model: Any) -> Any:
+    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(model)
+
+
+def load_model(session: Session, source_id: str, ex: Extracted | None = None) -> TemplateModel:
+    """The source's template.  With ``ex``: the frequent blocks (the template proper, a few hundred rows) and
+    the title / teaser keys ``ex``'s paragraphs could match; without: every row (refinement, inspection)."""
+    from storage.models import TemplateBlock, TemplatePages
+
+    pages = session.execute(select(TemplatePages.pages).where(TemplatePages.source_id == source_id)).scalar() or 0
+    q = select(TemplateBlock.block_hash, TemplateBlock.pages).where(TemplateBlock.source_id == source_id)
+    if ex is None:
+        return TemplateModel(counts=dict(session.execute(q).all()), pages=pages)
+    model = TemplateModel(pages=pages)
+    model.counts = dict(session.execute(q.where(TemplateBlock.pages >= model.threshold())).all())
+    asked: set[str] = set(model.counts)
+    for _ in range(3):  # teasers found open new places where a title may end
+        wanted = sorted(needed_hashes(ex, model) - asked)
+        if not wanted:
+            break
+        asked.update(wanted)
+        for i in range(0, len(wanted), 500):
+            model.counts.update(session.execute(q.where(TemplateBlock.block_hash.in_(wanted[i:i + 500]))).all())
+    return model
+
+
+def learn_page(session: Session, source_id: str, ex: Extracted, when: dt.datetime) -> None:
+    """Count the page of a NEW article (not a revisit, not another URL of a known one) into the template."""
+    from storage.models import TemplateBlock, TemplatePages
+
+    for h, sample in page_hashes(ex).items():
+        stmt = _insert(session, TemplateBlock).values(source_id=source_id, block_hash=h, pages=1,
+                                                      sample=sample.replace("\x00", ""), last_seen=when)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=["source_id", "block_hash"],
+            set_={"pages": TemplateBlock.pages + 1, "last_seen": when}))
+    stmt = _insert(session, TemplatePages).values(source_id=source_id, pages=1)
+    session.execute(stmt.on_conflict_do_update(index_elements=["source_id"],
+                                               set_={"pages": TemplatePages.pages + 1}))
+
+
+def apply_stored(session: Session, source_id: str, result: Extracted | Skipped) -> Extracted | Skipped:
+    """``apply`` with the source's stored template (what the archive pipeline calls before writing)."""
+    if not isinstance(result, Extracted):
+        return result
+    return apply(result, load_model(session, source_id, result))
+
+
+def prune_blocks(session: Session, source_id: str, before: dt.datetime) -> int:
+    """Forget blocks seen on one page only and not since ``before``: they were never going to be template."""
+    from storage.models import TemplateBlock
+
+    res = session.execute(delete(TemplateBlock).where(
+        TemplateBlock.source_id == source_id, TemplateBlock.pages <= 1, TemplateBlock.last_seen < before))
+    return int(getattr(res, "rowcount", 0) or 0)
+
+
+def _run_versions(session: Session, source_id: str, run_id: int) -> Iterable[Any]:
+    from storage.models import Article, Capture, Version
+
+    latest = (select(Version.article_id, func.max(Version.number).label("n"))
+              .group_by(Version.article_id).subquery())
+    q = (select(Version, Capture)
+         .join(Capture, Capture.id == Version.capture_id)
+         .join(Article, Article.id == Version.article_id)
+         .join(latest, (latest.c.article_id == Version.article_id) & (latest.c.n == Version.number))
+         .where(Capture.run_id == run_id, Article.source_id == source_id, Capture.body.is_not(None))
+         .order_by(Version.id))
+    return session.execute(q).all()
+
+
+def refine_run_versions(session: Session, source: Any, run_id: int,
+                        extract: Callable[..., Extracted | Skipped] | None = None) -> int:
+    """Re-extract the versions run ``run_id`` created for ``source`` from their own captures with the template
+    as it stands now, and update those that improve, in place (new content hash included).  Versions of
+    earlier runs are never touched; a version that turns out identical to the one before it is removed (the
+    "edit" was only the template being learnt).  Returns how many versions changed."""
+    from pipelines.extract import extract_article
+    from storage.models import Article, Version
+    from storage.repo import Content, capture_body, strip_nul
+
+    extract = extract or extract_article
+    model = load_model(session, source.id)
+    if not model.pages:
+        return 0
+    changed = 0
+    for version, cap in list(_run_versions(session, source.id, run_id)):
+        body = capture_body(cap)
+        if body is None:
+            continue
+        ctype = next((v for k, v in (cap.headers or {}).items() if k.lower() == "content-type"), None)
+        try:
+            fresh = extract(body, cap.final_url or cap.url, ctype, source.extraction)
+        except Exception as e:  # a page that extracted once and fails now keeps what it has
+            logger.warning("refining %s failed: %s", cap.url, e)
+            continue
+        if not isinstance(fresh, Extracted):
+            continue
+        fresh = apply(fresh, model)
+        content = Content(title=fresh.title, lead=fresh.lead, text=fresh.text, author=fresh.author,
+                          published=fresh.published, modified=fresh.modified, language=fresh.language,
+                          page_canonical=fresh.page_canonical, extractor=fresh.extractor,
+                          extractor_version=fresh.extractor_version)
+        sha = content.sha256()
+        if sha == version.content_sha256:
+            continue
+        previous = session.execute(select(Version).where(Version.article_id == version.article_id,
+                                                         Version.number == version.number - 1)).scalar()
+        article = session.get(Article, version.article_id)
+        if previous is not None and previous.content_sha256 == sha and article is not None:
+            session.delete(version)
+            article.current_version = previous.number
+            changed += 1
+            continue
+        version.content_sha256 = sha
+        version.title, version.lead = strip_nul(content.title) or "", strip_nul(content.lead) or ""
+        version.text, version.author = strip_nul(content.text) or "", strip_nul(content.author)
+        version.published, version.modified = content.published, content.modified
+        offset = content.published.utcoffset() if content.published else None
+        version.utc_offset_minutes = int(offset.total_seconds() // 60) if offset is not None else None
+        version.extractor, version.extractor_version = content.extractor, content.extractor_version
+        changed += 1
+    session.flush()
+    return changed
+
+
+def template_summary(session: Session, source_id: str, limit: int = 30) -> list[tuple[int, str]]:
+    """The blocks most often seen on a source's pages, for people checking what was learnt."""
+    from storage.models import TemplateBlock
+
+    rows = session.execute(select(TemplateBlock.pages, TemplateBlock.sample)
+                           .where(TemplateBlock.source_id == source_id)
+                           .order_by(TemplateBlock.pages.desc()).limit(limit)).all()
+    return [(int(n), s) for n, s in rows]
+

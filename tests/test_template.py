@@ -1,0 +1,292 @@
+"""The template learner: the pure core (blocks, keys, the model, apply) and its storage on a fresh SQLite."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lxml import html as lhtml
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.sources import Source
+from pipelines import template as tpl
+from pipelines.extract import extract_article
+from pipelines.items import Extracted, Skipped
+
+NOW = dt.datetime(2024, 10, 3, 8, 0, tzinfo=dt.UTC)
+PROMO = "Mời bạn đọc theo dõi Bản tin Khoa học và Công nghệ phát sóng lúc 20 giờ thứ Bảy hằng tuần trên sóng Đài tỉnh."
+SENTENCES = [
+    "Ban Chỉ đạo tỉnh {p} tổ chức hội nghị sơ kết công tác chuyển đổi số tại trụ sở Ủy ban nhân dân với {n} đại biểu.",
+    "Các sở, ngành cần đẩy nhanh tiến độ số hóa hồ sơ thủ tục hành chính trên địa bàn {p}, phấn đấu đạt {n}% kế hoạch.",
+    "Đồng chí Giám đốc Sở nhấn mạnh, các đơn vị phải nâng cao chất lượng dữ liệu dân cư tại {p} trong {n} tháng tới.",
+    "Kết thúc hội nghị, {p} đã khen thưởng {n} tập thể có thành tích xuất sắc trong phong trào xây dựng chính quyền số.",
+]
+PROVINCES = ["Hà Giang", "Lào Cai", "Yên Bái", "Tuyên Quang", "Cao Bằng", "Bắc Kạn", "Lạng Sơn", "Thái Nguyên",
+             "Phú Thọ", "Điện Biên", "Lai Châu", "Sơn La"]
+
+
+def article(i: int) -> tuple[str, str, list[str]]:
+    p = PROVINCES[i % len(PROVINCES)]
+    title = f"{p} đẩy mạnh chuyển đổi số trong cải cách hành chính đợt {i}"
+    lead = f"Sáng {i + 1}/10, tỉnh {p} tổ chức hội nghị triển khai chuyển đổi số, lần thứ {i} trong năm 2024."
+    return title, lead, [s.format(p=p, n=10 + 7 * i + k) for k, s in enumerate(SENTENCES)]
+
+
+def page(i: int, see_also: int | None = None, promo: bool = True) -> bytes:
+    """A page of an unnamed portal: the furniture recurs, the article differs."""
+    title, lead, body = article(i)
+    paras = [f"<p>{body[0]}</p>", f"<p>{body[1]}</p>"]
+    if see_also is not None:
+        paras.append(f'<p><b>Xem thêm:</b> <a href="/tin/{see_also}.html">{article(see_also)[0]}</a></p>')
+    if promo:
+        paras.append(f"<p>{PROMO}</p>")
+    paras += [f"<p>{body[2]}</p>", f"<p>{body[3]}</p>"]
+    related = ""
+    if see_also is not None:
+        t, ld, _ = article(see_also)
+        related = f'<table><tr><td><a href="/tin/{see_also}.html">{t}</a><br>{ld.rsplit(" ", 1)[0]} ...</td></tr></table>'
+    return f"""<html><head><meta charset="utf-8"><title>{title} | Sở Khoa học tỉnh</title></head><body>
+    <div><a href="/">Trang chủ</a> | <a href="/gt">Giới thiệu</a></div><div><div><b>{title}</b></div>
+    <div>08:00 | Thứ Năm, 03/10/2024</div><div><b>{lead}</b></div>
+    <div id="noidung">{''.join(paras)}<div>Bài viết liên quan</div>{related}</div></div>
+    <div>Bản quyền thuộc Sở Khoa học tỉnh. Ghi rõ nguồn khi phát hành lại thông tin.</div></body></html>""".encode()
+
+
+def extract(i: int, **kw: object) -> Extracted:
+    ex = extract_article(page(i, **kw), f"http://so.example.vn/tin/{i}.html", "text/html; charset=utf-8")  # type: ignore[arg-type]
+    assert isinstance(ex, Extracted), ex
+    return ex
+
+
+# ---------------------------------------------------------------- pure core
+
+def test_keys_ignore_normalisation_case_digits_and_punctuation() -> None:
+    import unicodedata
+
+    a = tpl.block_key("Lượt xem: 1234 | In trang")
+    assert a == tpl.block_key(unicodedata.normalize("NFD", "LƯỢT XEM: 98 - In trang"))
+    assert a == "lượt xem 0 in trang"
+    assert tpl.text_key("Sáng 22/9, tại Hà Nội") == "sáng 22 9 tại hà nội"  # titles and leads keep their digits
+    assert len(tpl.block_hash(a)) == 32 and tpl.block_hash(a) != tpl.block_hash(a, "t")
+
+
+def test_text_blocks_are_what_a_reader_sees() -> None:
+    root = lhtml.document_fromstring(
+        "<html><head><title>T</title><script>var x = 'không';</script></head><body>"
+        "<div>Tin <b>liên</b> quan<div>Bài <a href='/a'>một</a></div>đuôi</div>"
+        "<p>dòng một<br>dòng hai</p><ul><li>Mục</li><li>Mục</li></ul><style>p{}</style></body></html>")
+    assert tpl.text_blocks(root) == ("Tin liên quan", "Bài một", "đuôi", "dòng một", "dòng hai", "Mục")
+
+
+def test_text_blocks_of_a_deeply_nested_page() -> None:
+    root = lhtml.document_fromstring("<html><body>" + "<div>x" * 5000 + "</div>" * 5000 + "</body></html>")
+    assert tpl.text_blocks(root) == ("x",)
+
+
+def test_threshold_is_max_3_or_5_percent_capped() -> None:
+    assert [tpl.TemplateModel(pages=n).threshold() for n in (0, 10, 60, 100, 400, 100_000)] == [3, 3, 3, 5, 20, 50]
+
+
+def learnt(n: int) -> tpl.TemplateModel:
+    model = tpl.TemplateModel()
+    for i in range(n):
+        model.learn(extract(i, see_also=(i + 1) % n))
+    return model
+
+
+def test_apply_drops_template_links_and_teasers_but_keeps_the_article() -> None:
+    model = learnt(12)
+    ex = extract(3, see_also=7)
+    assert PROMO in ex.text and article(7)[0] in ex.text  # the generic extractor alone keeps these
+    assert "Xem thêm" not in ex.text  # (a label and a link only: dropped without any learning)
+    out = tpl.apply(ex, model)
+    _, _, body = article(3)
+    for para in body:
+        assert para in out.text
+    assert PROMO not in out.text
+    assert article(7)[0] not in out.text  # another article's title, with its teaser
+    assert "Bài viết liên quan" not in out.text
+    assert article(7)[1][:40] not in out.text  # its teaser
+    assert (out.title, out.lead, out.author, out.published) == (ex.title, ex.lead, ex.author, ex.published)
+
+
+def test_apply_with_an_empty_model_changes_nothing() -> None:
+    ex = extract(2, see_also=5)
+    assert tpl.apply(ex, tpl.TemplateModel()) is ex
+
+
+def test_a_cold_template_drops_nothing() -> None:
+    model = tpl.TemplateModel()
+    model.learn(extract(0, see_also=1))
+    model.learn(extract(1, see_also=2))  # the promo is on 2 pages: under the threshold of 3
+    ex = extract(2, see_also=3)
+    assert PROMO in tpl.apply(ex, model).text
+
+
+def test_the_page_own_title_lead_and_first_paragraph_are_never_dropped() -> None:
+    """Other pages quote this article's title, lead and first paragraph (related boxes): still its own text."""
+    ex = extract(4)
+    title, lead, body = article(4)
+    quoted = dataclasses.replace(ex, text="\n\n".join([body[0], title, lead, *body[1:]]))
+    model = tpl.TemplateModel(pages=10)
+    for key in (tpl.block_key(body[0]), tpl.block_key(title), tpl.block_key(lead)):
+        model.counts[tpl.block_hash(key)] = 10
+    model.counts[tpl.block_hash(tpl.text_key(title), "t")] = 1
+    model.counts[tpl.block_hash(tpl.text_key(lead)[:tpl.LEAD_PREFIX], "l")] = 1
+    out = tpl.apply(quoted, model)
+    assert body[0] in out.text and out.lead == ex.lead
+    assert out.text.count(title) == 1 and lead in out.text
+
+
+def test_never_so_much_that_the_page_loses_its_body() -> None:
+    """A page whose paragraphs all recur (the same notice under many URLs) is kept as it is."""
+    ex = extract(5, promo=False)
+    model = tpl.TemplateModel(pages=20)
+    for para in tpl._paragraphs(ex.text):
+        model.counts[tpl.block_hash(tpl.block_key(para))] = 20
+    assert tpl.apply(ex, model).text == ex.text
+
+
+def test_needed_hashes_cover_what_apply_looks_up() -> None:
+    full = learnt(12)
+    ex = extract(6, see_also=2)
+    frequent = {h: c for h, c in full.counts.items() if c >= full.threshold()}
+    partial = tpl.TemplateModel(counts=dict(frequent), pages=full.pages)
+    for _ in range(3):  # as load_model does: teasers found open new places where a title may end
+        for h in tpl.needed_hashes(ex, partial):
+            if h in full.counts:
+                partial.counts[h] = full.counts[h]
+    assert len(partial.counts) < len(full.counts) / 4
+    assert tpl.apply(ex, partial).text == tpl.apply(ex, full).text != ex.text
+
+
+# ---------------------------------------------------------------- storage
+
+SOURCE = Source(id="so", name="Sở Khoa học", allowed_domains=("so.example.vn",),
+                start_urls=("http://so.example.vn/",), article_patterns=(r"/tin/\d+\.html",))
+
+
+@pytest.fixture
+def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    from storage.db import make_engine, make_session_factory
+    from storage.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'archive.db'}")
+    upgrade(engine)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def store(session: Session, run_id: int, i: int, ex: Extracted | Skipped, body: bytes) -> int:
+    """Archive one page the simple way (capture, article, version) and return the version id."""
+    from storage import repo
+
+    assert isinstance(ex, Extracted)
+    url = f"http://so.example.vn/tin/{i}.html"
+    art = repo.find_article_by_keys(session, [url]) or repo.create_article(session, SOURCE.id, url, NOW, ex.published)
+    repo.add_urls(session, art.id, [(url, url)], NOW)
+    cap = repo.store_capture(session, source_id=SOURCE.id, run_id=run_id, url=url, final_url=url, status=200,
+                             headers={"Content-Type": "text/html; charset=utf-8"}, fetched_at=NOW, body=body,
+                             outcome="archived", article_id=art.id)
+    content = repo.Content(title=ex.title, lead=ex.lead, text=ex.text, author=ex.author, published=ex.published,
+                           modified=ex.modified, language=ex.language, page_canonical=ex.page_canonical,
+                           extractor=ex.extractor, extractor_version=ex.extractor_version)
+    return repo.add_version(session, art, content, cap.id, NOW).id
+
+
+def crawl(factory: sessionmaker[Session], pages: list[tuple[int, bytes]]) -> int:
+    """One run as the archive pipeline does it: apply the stored template, write, learn from new articles."""
+    from storage import repo
+
+    with factory.begin() as s:
+        repo.ensure_sources(s, [(SOURCE.id, SOURCE.name)])
+        run_id = repo.start_run(s, SOURCE.id, "manual").id
+    for i, body in pages:
+        with factory.begin() as s:
+            raw = extract_article(body, f"http://so.example.vn/tin/{i}.html", "text/html; charset=utf-8")
+            ex = tpl.apply_stored(s, SOURCE.id, raw)
+            new = repo.find_article_by_keys(s, [f"http://so.example.vn/tin/{i}.html"]) is None
+            store(s, run_id, i, ex, body)
+            if new:
+                assert isinstance(raw, Extracted)
+                tpl.learn_page(s, SOURCE.id, raw, NOW)
+    return run_id
+
+
+def test_learning_counts_pages_and_loads_only_what_a_page_needs(factory: sessionmaker[Session]) -> None:
+    from storage.models import TemplateBlock, TemplatePages
+
+    crawl(factory, [(i, page(i, see_also=(i + 1) % 10)) for i in range(10)])
+    with factory() as s:
+        assert s.execute(select(TemplatePages.pages).where(TemplatePages.source_id == "so")).scalar() == 10
+        promo = s.get(TemplateBlock, ("so", tpl.block_hash(tpl.block_key(PROMO))))
+        assert promo is not None and promo.pages == 10 and promo.sample.startswith("Mời bạn đọc")
+        everything = tpl.load_model(s, "so")
+        some = tpl.load_model(s, "so", extract(3, see_also=4))
+        assert some.pages == everything.pages == 10
+        assert len(some.counts) < len(everything.counts) / 4
+        assert tpl.apply(extract(3, see_also=4), some).text == tpl.apply(extract(3, see_also=4), everything).text
+
+
+def test_refine_fixes_the_cold_start_in_place_and_only_for_this_run(factory: sessionmaker[Session]) -> None:
+    from storage.models import Capture, Version
+
+    def versions(run: int | None = None) -> dict[int, tuple[str, str]]:
+        with factory() as s:
+            q = select(Version).join(Capture, Capture.id == Version.capture_id)
+            if run is not None:
+                q = q.where(Capture.run_id == run)
+            return {v.id: (v.content_sha256, v.text) for v in s.execute(q).scalars()}
+
+    cold = crawl(factory, [(i, page(i, see_also=(i + 1) % 12)) for i in range(12)])  # a brand-new source
+    before = versions(cold)
+    assert sum(PROMO in text for _, text in before.values()) == 3  # archived before the template was known
+    later = crawl(factory, [(i, page(i, see_also=i - 1)) for i in range(12, 15)])
+    assert not any(PROMO in text for _, text in versions(later).values())  # the template works online
+    with factory.begin() as s:
+        assert tpl.refine_run_versions(s, SOURCE, later) == 0
+    assert versions(cold) == before  # refining a run never touches the versions of another
+    with factory.begin() as s:
+        changed = tpl.refine_run_versions(s, SOURCE, cold)
+    after = versions(cold)
+    assert changed == sum(after[v] != before[v] for v in before) >= 3
+    for vid, (sha, text) in after.items():
+        assert PROMO not in text and "Bài viết liên quan" not in text
+        if text != before[vid][1]:
+            assert sha != before[vid][0]  # the content hash follows the refined content
+    with factory.begin() as s:
+        assert tpl.refine_run_versions(s, SOURCE, cold) == 0  # idempotent
+
+
+def test_refine_removes_an_edit_that_was_only_the_template_being_learnt(factory: sessionmaker[Session]) -> None:
+    """The site swaps its promo line on every page: a refetched article looks edited until the new line is learnt;
+    at the end of that run its new version equals the previous one and is removed, not kept as an edit."""
+    from storage.models import Article, Version
+
+    first = crawl(factory, [(i, page(i, see_also=(i + 1) % 10)) for i in range(10)])
+    with factory.begin() as s:
+        tpl.refine_run_versions(s, SOURCE, first)
+    promo2 = "Bạn đọc gửi tin, bài, ảnh về hoạt động của địa phương qua hộp thư điện tử của Ban biên tập Cổng."
+
+    def swapped(i: int, see_also: int) -> bytes:
+        return page(i, see_also=see_also).replace(PROMO.encode(), promo2.encode())
+
+    second = crawl(factory, [(0, swapped(0, 1)), *((i, swapped(i, i - 1)) for i in range(10, 20))])
+    with factory() as s:
+        art = s.execute(select(Article).where(Article.canonical_url.endswith("/tin/0.html"))).scalar_one()
+        assert art.current_version == 2  # looked like an edit when fetched
+    with factory.begin() as s:
+        assert tpl.refine_run_versions(s, SOURCE, second) >= 1
+    with factory() as s:
+        art = s.execute(select(Article).where(Article.canonical_url.endswith("/tin/0.html"))).scalar_one()
+        assert art.current_version == 1
+        assert [v.number for v in s.execute(select(Version).where(Version.article_id == art.id)).scalars()] == [1]
+
+
+def test_skipped_pages_pass_through() -> None:
+    skipped = Skipped("soft_404")
+    assert tpl.apply_stored(None, "so", skipped) is skipped  # type: ignore[arg-type]

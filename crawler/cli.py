@@ -27,8 +27,6 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_
                   help="Archive Vietnamese ministry and newspaper websites: crawl, keep versions, export.")
 db_app = typer.Typer(no_args_is_help=True, help="Manage the archive database.")
 app.add_typer(db_app, name="db")
-_register_inspect(app)
-_register_scheduler(app)
 
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 120)
@@ -319,6 +317,11 @@ def diff(
             sys.stdout.write(("\n…\n" if i else "") + para + "\n")
         if len(shown) < len(paragraphs):
             out.print(f"({len(paragraphs) - len(shown)} unchanged paragraphs not shown)", highlight=False)
+
+
+# commands of the other modules come after these in --help: crawl first, as a newcomer needs it
+_register_inspect(app)
+_register_scheduler(app)
 
 
 def main() -> None:

@@ -5,7 +5,8 @@ Across the new articles of one source, a block found on many pages (the menu, "T
 promo paragraph, the share bar) is template.  Three kinds of evidence are kept, all as hashed keys:
 
 - ``b`` blocks, with on how many pages (new articles, so URL variants and revisits never count twice) they were
-  seen; one found on ``max(3, 5 %)`` of the pages (at most 50) is boilerplate;
+  seen; one found on ``max(3, 5 %)`` of the pages (at most 50) is boilerplate, a sentence (a promo line) on
+  ``max(5, 15 %)``: formulaic captions recur on a few percent of a portal's pages and are still article text;
 - ``t`` the titles of the source's articles: on another page, a paragraph that is one of them (perhaps behind a
   short label such as "Xem thêm:" or followed by a date) is a link to that article, not text of this one;
 - ``l`` the opening of each article's lead (or of its first paragraph of prose): a paragraph opening like
@@ -22,10 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import logging
 import math
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -44,6 +47,7 @@ logger = logging.getLogger(__name__)
 MIN_PAGES = 3  # a block on fewer pages than this is never template
 SHARE = 0.05  # ... else on this share of the source's pages
 CAP_PAGES = 50  # ... but on this many pages is always enough: decisions stop drifting as the source grows
+SENTENCE_MIN_PAGES, SENTENCE_SHARE = 5, 0.15  # a sentence (a promo, a caption) needs more pages, never capped
 MAX_BLOCK_CHARS = 300  # longer blocks are prose, not furniture: not learnt (keeps the table small)
 LEAD_PREFIX = 80  # characters of a lead's key (digits kept) that identify its teasers elsewhere
 TEASER_SOURCE_CHARS = 150  # a first paragraph this long is quoted as a teaser (shorter: maybe a caption)
@@ -63,6 +67,7 @@ _SKIP_TAGS = frozenset({"head", "script", "style", "noscript", "template", "svg"
                         "canvas", "textarea"})
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 _DIGITS = re.compile(r"\d+")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 _WS = re.compile(r"\s+")
 
 
@@ -79,6 +84,7 @@ def block_key(text: str) -> str:
     return _DIGITS.sub("0", text_key(text))
 
 
+@functools.lru_cache(maxsize=65536)  # a page's candidates are hashed several times over (rounds, apply)
 def block_hash(key: str, kind: str = "b") -> str:
     """32 hex characters (template_blocks.block_hash); ``kind`` keeps blocks, titles and leads apart."""
     return hashlib.blake2b(f"{kind}\x1f{key}".encode(), digest_size=16).hexdigest()
@@ -143,13 +149,17 @@ class TemplateModel:
     counts: dict[str, int] = field(default_factory=dict)
     pages: int = 0
 
-    def threshold(self) -> int:
+    def threshold(self, sentence: bool = False) -> int:
+        """Pages a block must be on to be template.  A sentence needs more: formulaic captions and closing lines
+        ("Toàn cảnh Hội nghị.") recur on a few percent of a portal's articles and are still their text."""
+        if sentence:
+            return max(SENTENCE_MIN_PAGES, math.ceil(SENTENCE_SHARE * self.pages))
         return max(MIN_PAGES, min(CAP_PAGES, math.ceil(SHARE * self.pages)))
 
     def is_boilerplate(self, block: str) -> bool:
         """A block found on enough of the source's pages."""
         key = block_key(block)
-        return bool(key) and self.counts.get(block_hash(key), 0) >= self.threshold()
+        return bool(key) and self.counts.get(block_hash(key), 0) >= self.threshold(is_sentence(block))
 
     def learn(self, ex: Extracted) -> None:
         """Count one new article's page (the in-memory twin of ``learn_page``)."""
@@ -178,9 +188,15 @@ def page_hashes(ex: Extracted) -> dict[str, str]:
     return out
 
 
-def _frequent(model: TemplateModel, key: str) -> bool:
+def is_sentence(text: str) -> bool:
+    """Prose rather than a label: five words or more ending like a sentence."""
+    return len(text.split()) >= 5 and bool(_SENTENCE_END.search(text))
+
+
+def _frequent(model: TemplateModel, key: str, sentence: bool = False) -> bool:
     """``key`` (a text key) is a block on enough pages."""
-    return len(key) <= MAX_BLOCK_CHARS and model.counts.get(block_hash(_DIGITS.sub("0", key)), 0) >= model.threshold()
+    return len(key) <= MAX_BLOCK_CHARS and \
+        model.counts.get(block_hash(_DIGITS.sub("0", key)), 0) >= model.threshold(sentence)
 
 
 def _teaser(model: TemplateModel, key: str) -> bool:
@@ -245,10 +261,11 @@ def _other_title(model: TemplateModel, key: str, own_title: str) -> bool:
                for cand, _, _ in _title_spans(model, key))
 
 
-def _verdict(model: TemplateModel, key: str, own: tuple[str, ...], nested: bool = False) -> str | None:
+def _verdict(model: TemplateModel, key: str, own: tuple[str, ...], nested: bool = False,
+             sentence: bool = False) -> str | None:
     if not key or _own(key, own):
         return None
-    if _frequent(model, key):
+    if _frequent(model, key, sentence):
         return "template"
     if _teaser(model, key):
         return "teaser"
@@ -263,22 +280,29 @@ def _verdict(model: TemplateModel, key: str, own: tuple[str, ...], nested: bool 
 
 def _why_boilerplate(p: str, model: TemplateModel, own: tuple[str, ...]) -> str | None:
     """Why paragraph ``p`` is not this page's text (None: it is)."""
-    return _verdict(model, text_key(p), own)
+    return _verdict(model, text_key(p), own, sentence=is_sentence(p))
 
 
 def needed_hashes(ex: Extracted, model: TemplateModel) -> set[str]:
     """The title and teaser keys ``apply`` may look up for this extraction, given what ``model`` already holds
     (the frequent blocks; then the teasers found): the archive loads a few hundred rows per page, in two or three
     rounds, never the whole table."""
-    out: set[str] = set()
+    teasers, titles = _needed(ex, model)
+    return teasers | titles
+
+
+def _needed(ex: Extracted, model: TemplateModel) -> tuple[set[str], set[str]]:
+    """(teaser keys, title keys) ``needed_hashes`` is made of."""
+    teasers: set[str] = set()
+    titles: set[str] = set()
 
     def probe(key: str) -> None:
         if len(key) >= LEAD_PREFIX:
-            out.add(block_hash(key[:LEAD_PREFIX], "l"))
+            teasers.add(block_hash(key[:LEAD_PREFIX], "l"))
         for _, rest in _suffixes(key):
-            out.add(block_hash(rest[:LEAD_PREFIX], "l"))
+            teasers.add(block_hash(rest[:LEAD_PREFIX], "l"))
         for cand, _, _ in _title_spans(model, key):
-            out.add(block_hash(cand, "t"))
+            titles.add(block_hash(cand, "t"))
 
     for p in _paragraphs(ex.text):
         key = text_key(p)
@@ -287,7 +311,7 @@ def needed_hashes(ex: Extracted, model: TemplateModel) -> set[str]:
         probe(key)
         for rest in _labelled(model, key):
             probe(rest)
-    return out
+    return teasers, titles
 
 
 def apply(ex: Extracted, model: TemplateModel) -> Extracted:
@@ -325,17 +349,47 @@ def load_model(session: Session, source_id: str, ex: Extracted | None = None) ->
     q = select(TemplateBlock.block_hash, TemplateBlock.pages).where(TemplateBlock.source_id == source_id)
     if ex is None:
         return TemplateModel(counts=dict(session.execute(q).all()), pages=pages)
-    model = TemplateModel(pages=pages)
-    model.counts = dict(session.execute(q.where(TemplateBlock.pages >= model.threshold())).all())
+    model = TemplateModel(pages=pages, counts=dict(_frequent_rows(session, source_id, model_threshold(pages))))
     asked: set[str] = set(model.counts)
-    for _ in range(3):  # teasers found open new places where a title may end
-        wanted = sorted(needed_hashes(ex, model) - asked)
+    for _ in range(3):
+        teasers, titles = _needed(ex, model)
+        wanted = sorted((teasers | titles) - asked)
         if not wanted:
             break
         asked.update(wanted)
         for i in range(0, len(wanted), 500):
             model.counts.update(session.execute(q.where(TemplateBlock.block_hash.in_(wanted[i:i + 500]))).all())
+        if not any(h in model.counts for h in teasers):
+            break  # only a teaser found opens new places where a title may end: none, no other round
     return model
+
+
+def model_threshold(pages: int) -> int:
+    m = TemplateModel(pages=pages)
+    return min(m.threshold(), m.threshold(sentence=True))
+
+
+# The frequent rows of a source change slowly: read once, again after the source grew by 2 % (or 5 pages).
+# Scanning every row of a big source for every page would cost more than the extraction (the template_blocks
+# primary key is (source_id, block_hash); an index on (source_id, pages) would make the scan cheap).
+_FREQUENT: dict[tuple[str, str], tuple[int, int, dict[str, int]]] = {}
+_FREQUENT_LOCK = threading.Lock()
+
+
+def _frequent_rows(session: Session, source_id: str, low: int) -> dict[str, int]:
+    from storage.models import TemplateBlock, TemplatePages
+
+    pages = session.execute(select(TemplatePages.pages).where(TemplatePages.source_id == source_id)).scalar() or 0
+    key = (str(session.get_bind().engine.url), source_id)
+    with _FREQUENT_LOCK:
+        hit = _FREQUENT.get(key)
+        if hit is not None and hit[0] <= pages <= hit[0] + max(5, 0.02 * hit[0]) and hit[1] <= low:
+            return hit[2]
+    rows = dict(session.execute(select(TemplateBlock.block_hash, TemplateBlock.pages)
+                                .where(TemplateBlock.source_id == source_id, TemplateBlock.pages >= low)).all())
+    with _FREQUENT_LOCK:
+        _FREQUENT[key] = (pages, low, rows)
+    return rows
 
 
 def learn_page(session: Session, source_id: str, ex: Extracted, when: dt.datetime) -> None:
@@ -390,12 +444,11 @@ def refine_run_versions(session: Session, source: Any, run_id: int,
     earlier runs are never touched; a version that turns out identical to the one before it is removed (the
     "edit" was only the template being learnt).  Returns how many versions changed."""
     from pipelines.extract import extract_article
-    from storage.models import Article, Version
+    from storage.models import Article, TemplatePages, Version
     from storage.repo import Content, capture_body, strip_nul
 
     extract = extract or extract_article
-    model = load_model(session, source.id)
-    if not model.pages:
+    if not session.execute(select(TemplatePages.pages).where(TemplatePages.source_id == source.id)).scalar():
         return 0
     changed = 0
     for version, cap in list(_run_versions(session, source.id, run_id)):
@@ -410,7 +463,7 @@ def refine_run_versions(session: Session, source: Any, run_id: int,
             continue
         if not isinstance(fresh, Extracted):
             continue
-        fresh = apply(fresh, model)
+        fresh = apply(fresh, load_model(session, source.id, fresh))
         content = Content(title=fresh.title, lead=fresh.lead, text=fresh.text, author=fresh.author,
                           published=fresh.published, modified=fresh.modified, language=fresh.language,
                           page_canonical=fresh.page_canonical, extractor=fresh.extractor,

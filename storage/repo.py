@@ -32,7 +32,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _insert(session: Session, model: Any) -> Any:
+def dialect_insert(session: Session, model: Any) -> Any:
     """INSERT ... ON CONFLICT for the session's dialect (SQLite and PostgreSQL)."""
     return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(model)
 
@@ -67,7 +67,7 @@ class Content:
 
 def ensure_sources(session: Session, sources: Iterable[tuple[str, str]]) -> None:
     for sid, name in sources:
-        stmt = _insert(session, SourceRow).values(id=sid, name=name, created_at=utcnow())
+        stmt = dialect_insert(session, SourceRow).values(id=sid, name=name, created_at=utcnow())
         session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_={"name": name}))
 
 
@@ -130,13 +130,13 @@ def find_article_by_content(session: Session, source_id: str, sha: str) -> Artic
 def add_urls(session: Session, article_id: int, urls: Iterable[tuple[str, str]], when: dt.datetime) -> None:
     """Record (url, key) pairs for an article; a URL already known stays with its article."""
     for url, key in dict(urls).items():
-        stmt = _insert(session, ArticleUrl).values(url=url, key=key, article_id=article_id, first_seen=when)
+        stmt = dialect_insert(session, ArticleUrl).values(url=url, key=key, article_id=article_id, first_seen=when)
         session.execute(stmt.on_conflict_do_nothing(index_elements=["url"]))
 
 
 def create_article(session: Session, source_id: str, canonical_url: str, when: dt.datetime,
                    published: dt.datetime | None) -> Article:
-    stmt = _insert(session, Article).values(
+    stmt = dialect_insert(session, Article).values(
         source_id=source_id, canonical_url=canonical_url, status="live", first_seen=when, last_seen=when,
         published=published, current_version=0,
     ).on_conflict_do_nothing(index_elements=["canonical_url"])
@@ -177,7 +177,7 @@ def record_event(session: Session, article_id: int, kind: str, when: dt.datetime
 
 def record_skip(session: Session, source_id: str, url: str, reason: str, capture_id: int | None,
                 when: dt.datetime) -> None:
-    stmt = _insert(session, SkippedPage).values(source_id=source_id, url=url, reason=reason,
+    stmt = dialect_insert(session, SkippedPage).values(source_id=source_id, url=url, reason=reason,
                                                 capture_id=capture_id, last_seen=when)
     session.execute(stmt.on_conflict_do_update(
         index_elements=["url"], set_={"reason": reason, "capture_id": capture_id, "last_seen": when}))

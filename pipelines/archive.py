@@ -33,13 +33,28 @@ def key_for(source: Source, url: str) -> str:
     return url_key(url, source.ignore_params, source.host_aliases, source.case_insensitive_paths)
 
 
-def content_of(ex: Extracted) -> repo.Content:
+def content_of(ex: Extracted, identity: str = "") -> repo.Content:
     """The stored fields; NUL bytes go before hashing, so the hash is the hash of what is stored."""
     nul = repo.strip_nul
     return repo.Content(title=nul(ex.title) or "", lead=nul(ex.lead) or "", text=nul(ex.text) or "",
                         author=nul(ex.author), published=ex.published,
                         modified=ex.modified, language=ex.language, page_canonical=ex.page_canonical,
-                        extractor=ex.extractor, extractor_version=ex.extractor_version)
+                        extractor=ex.extractor, extractor_version=ex.extractor_version, identity=identity)
+
+
+def version_content(session: Session, source_id: str, ex: Extracted) -> repo.Content:
+    """What a version of this extraction stores: the text cleaned by the source's learned template, identified
+    by the hash of the extraction itself, so the version changes when the page does, not when the model does."""
+    identity = content_of(ex).sha256()
+    cleaned = template.apply_stored(session, source_id, ex)
+    assert isinstance(cleaned, Extracted)
+    return content_of(cleaned, identity)
+
+
+def same_reading(version: Any, content: repo.Content) -> bool:
+    """Whether a stored version reads exactly as ``content`` (the fields the content hash covers)."""
+    return repo.content_hash(version.title, version.lead, version.text, version.author, version.published) == \
+        repo.content_hash(content.title, content.lead, content.text, content.author, content.published)
 
 
 def _urls(source: Source, raw: RawPage, ex: Extracted | None) -> dict[str, str]:
@@ -70,7 +85,7 @@ def archive_page(session: Session, source: Source, raw: RawPage, result: Extract
         return ArchiveOutcome("skipped", reason=result.reason)
 
     urls = _urls(source, raw, result)
-    content = content_of(result)
+    content = version_content(session, source.id, result)
     sha = content.sha256()
     article = repo.find_article_by_keys(session, list(dict.fromkeys(urls.values())))
     if article is None:
@@ -83,7 +98,9 @@ def archive_page(session: Session, source: Source, raw: RawPage, result: Extract
 
     latest = repo.latest_version(session, article.id)
     etag, last_modified = _validators(raw.headers)
-    changed = latest is None or latest.content_sha256 != sha
+    # another extraction that cleans to what the latest version already says (the site swapped a promo line
+    # the template removes) is no edit
+    changed = latest is None or (latest.content_sha256 != sha and not same_reading(latest, content))
     cap = repo.store_capture(session, source_id=source.id, run_id=run_id, url=raw.url, final_url=raw.final_url,
                              status=raw.status, headers=raw.headers, fetched_at=when, body=raw.body,
                              outcome="archived" if changed else "unchanged", article_id=article.id,
@@ -246,9 +263,8 @@ def archive_session_factory(db_url: str) -> sessionmaker[Session]:
 def write_page(factory: sessionmaker[Session], source: Source, raw: RawPage, result: Extracted | Skipped,
                run_id: int | None) -> ArchiveOutcome:
     with factory.begin() as session:
-        # the template learnt from the source's earlier pages removes what recurs; a new article's page
-        # then teaches it, in the same transaction
-        result = template.apply_stored(session, source.id, result)
+        # the template learnt from the source's earlier pages cleans the version (archive_page); a new
+        # article's page then teaches it, in the same transaction
         outcome = archive_page(session, source, raw, result, run_id)
         if outcome.kind == "new" and isinstance(result, Extracted):
             template.learn_page(session, source.id, result, raw.fetched_at)

@@ -461,18 +461,26 @@ def refine_run_versions(session: Session, source: Any, run_id: int,
             continue
         if not isinstance(fresh, Extracted):
             continue
+        # the version's identity is the extraction before the template: only the cleaned fields change here
+        identity = Content(title=fresh.title, lead=fresh.lead, text=fresh.text, author=fresh.author,
+                           published=fresh.published, modified=fresh.modified, language=fresh.language,
+                           page_canonical=fresh.page_canonical, extractor=fresh.extractor,
+                           extractor_version=fresh.extractor_version).sha256()
         fresh = apply(fresh, load_model(session, source.id, fresh))
         content = Content(title=fresh.title, lead=fresh.lead, text=fresh.text, author=fresh.author,
                           published=fresh.published, modified=fresh.modified, language=fresh.language,
                           page_canonical=fresh.page_canonical, extractor=fresh.extractor,
-                          extractor_version=fresh.extractor_version)
+                          extractor_version=fresh.extractor_version, identity=identity)
         sha = content.sha256()
-        if sha == version.content_sha256:
+        if sha == version.content_sha256 and (version.title, version.lead, version.text, version.author) == (
+                content.title, content.lead, content.text, content.author):
             continue
         previous = session.execute(select(Version).where(Version.article_id == version.article_id,
                                                          Version.number == version.number - 1)).scalar()
         article = session.get(Article, version.article_id)
-        if previous is not None and previous.content_sha256 == sha and article is not None:
+        if previous is not None and article is not None and (
+                previous.title, previous.lead, previous.text, previous.author, previous.published) == (
+                content.title, content.lead, content.text, content.author, content.published):
             session.delete(version)
             article.current_version = previous.number
             changed += 1

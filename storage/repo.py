@@ -56,13 +56,24 @@ class Content:
     page_canonical: str | None
     extractor: str
     extractor_version: str
+    # the hash of the extraction this content was cleaned from (before the learned template): set, it is the
+    # version's identity, so a template that learns more never makes a byte-identical page a new version
+    identity: str = ""
 
     def sha256(self) -> str:
-        """The content identity: what a reader sees, not the HTML (date bars and counters change daily)."""
-        parts = [self.title, self.lead, self.text, self.author or "",
-                 self.published.isoformat() if self.published else ""]
-        blob = "\x1f".join(" ".join(p.split()) for p in parts)
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        """The content identity: ``identity`` when set, else the hash of the stored fields."""
+        return self.identity or content_hash(self.title, self.lead, self.text, self.author, self.published)
+
+
+def content_hash(title: str, lead: str, text: str, author: str | None, published: dt.datetime | None) -> str:
+    """What a reader sees, not the HTML (date bars and counters change daily); whitespace runs count as one
+    space and the time as the UTC instant (``01:00Z`` and ``08:00+07:00`` are the same publication)."""
+    when = ""
+    if published is not None:
+        when = (published.astimezone(dt.UTC) if published.tzinfo else published).isoformat()
+    parts = [title, lead, text, author or "", when]
+    blob = "\x1f".join(" ".join(p.split()) for p in parts)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def ensure_sources(session: Session, sources: Iterable[tuple[str, str]]) -> None:

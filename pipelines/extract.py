@@ -43,7 +43,7 @@ from pipelines.clean import (
 from pipelines.dates import iso_has_time, parse_iso, parse_visible
 from pipelines.decode import decode_html, looks_binary
 from pipelines.items import Extracted, Skipped
-from pipelines.locate import density_container, paragraphs, trafilatura_text
+from pipelines.locate import combine, density_container, paragraphs, trafilatura_text, whole_page_text
 from pipelines.metadata import (
     PageMeta,
     best_datetime,
@@ -241,6 +241,22 @@ _BYLINE_LABEL_HINT = re.compile(r"^\s*(tác giả|người viết|bài|tin|nhóm
 
 
 
+def _tidy_lines(lines: list[str], title: str, lead: str) -> list[str]:
+    """Headline, lead, date lines and repeated paragraphs (captions printed twice) are not body text."""
+    norm_title, norm_lead = title.casefold(), lead.casefold()
+    out: list[str] = []
+    seen: set[str] = set()
+    for p in lines:
+        key = p.casefold()
+        if key in seen or key == norm_title or (norm_lead and key == norm_lead):
+            continue
+        if len(p) < 60 and _PURE_DATE.match(p) and not re.search(r"[a-zà-ỹ]{4,}", p.lower().replace("thứ", "")):
+            continue
+        seen.add(key)
+        out.append(p)
+    return out
+
+
 def extract_article(body: bytes, url: str, content_type: str | None = None,
                     hints: Extraction | None = None) -> Extracted | Skipped:
     """Fields of the article in ``body`` fetched from ``url``, or why it is not an article."""
@@ -264,6 +280,7 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     except (etree.ParserError, ValueError):
         return Skipped("unparseable", decoded.decode_errors)
     pm = read_meta(root)
+    floor_text = whole_page_text(text_html, url)  # before anything of ours touches the tree
     blocks = text_blocks(root)  # before any pruning: the template is learnt from the whole page
     media = media_only(root)  # what a page without text is made of (before figures become captions)
     for br in root.iter("br"):
@@ -330,20 +347,12 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
             if el is not None and el.getparent() is not None:
                 drop(el)
         doc = element_html(root)
-    body_lines = paragraphs(trafilatura_text(doc, url))
-
-    # post-processing: headline, lead, date lines and repeated captions are not body text
-    norm_title, norm_lead = title.casefold(), lead.casefold()
-    out: list[str] = []
-    seen: set[str] = set()
-    for p in body_lines:
-        key = p.casefold()
-        if key in seen or key == norm_title or (norm_lead and key == norm_lead):
-            continue
-        if len(p) < 60 and _PURE_DATE.match(p) and not re.search(r"[a-zà-ỹ]{4,}", p.lower().replace("thứ", "")):
-            continue
-        seen.add(key)
-        out.append(p)
+    located = _tidy_lines(paragraphs(trafilatura_text(doc, url)), title, lead)
+    floor = _tidy_lines(paragraphs(floor_text), title, lead)
+    captions = frozenset(clean_text(c.text_content()).casefold() for fig in root.iter("div")
+                         if fig.get("data-vnarchive") == "caption" for c in fig)
+    out, _rule = combine(located, floor, captions)
+    norm_lead = lead.casefold()
     if norm_lead and out and out[0].casefold().startswith(norm_lead):
         out[0] = out[0][len(lead):].strip()
         if not out[0]:

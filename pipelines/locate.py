@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import Any
 
 import trafilatura
@@ -72,3 +74,52 @@ def trafilatura_text(doc_html: str, url: str) -> str:
                                favor_recall=True, deduplicate=False, with_metadata=False, output_format="txt")
     return text or ""
 
+
+
+# ---------------------------------------------------------------- the floor and the ensemble
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def tokens(s: str) -> list[str]:
+    return _TOKEN.findall(s.casefold())
+
+
+def whole_page_text(html: str, url: str) -> str:
+    """trafilatura on the whole, untouched page: the floor every cleverer step must beat."""
+    text = trafilatura.extract(html, url=url, include_comments=False, include_tables=True, favor_precision=True,
+                               deduplicate=False, with_metadata=False, output_format="txt")
+    return text or ""
+
+
+def coverage(part: list[str], whole: list[str]) -> float:
+    """The share of ``whole``'s words (with their counts) that ``part`` has too."""
+    a, b = Counter(t for p in part for t in tokens(p)), Counter(t for p in whole for t in tokens(p))
+    total = sum(b.values())
+    return sum((a & b).values()) / total if total else 0.0
+
+
+def _supported(line: str, words: set[str], share: float = 0.5) -> bool:
+    t = tokens(line)
+    return not t or sum(w in words for w in t) / len(t) >= share
+
+
+AGREE = 0.6  # the located body holds at least this share of the floor's words: both found the same article
+PROSE_TOKENS = 25  # a line this long is prose even where trafilatura's precision filter dropped it
+
+
+def combine(located: list[str], floor: list[str], captions: frozenset[str] = frozenset()) -> tuple[list[str], str]:
+    """The body, and which rule decided it.
+
+    When the located container holds most of what trafilatura finds on the whole page, both read the same
+    article: the container's lines are kept where the floor has their words too (the container is cleaned of
+    furniture trafilatura lets through, and lines only the container has are mostly furniture it kept), and
+    so are its long prose lines and its figure captions (each once).  Otherwise the container is a fragment (a related-stories list, a caption, a
+    teaser column) or nothing, and the floor wins: never less than the library underneath."""
+    if not floor:
+        return located, "located"
+    if not located or coverage(located, floor) < AGREE:
+        return floor, "floor"
+    fwords = {t for p in floor for t in tokens(p)}
+    return [p for p in located if _supported(p, fwords) or len(tokens(p)) >= PROSE_TOKENS
+            or p.casefold() in captions], "agreed"

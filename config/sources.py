@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -42,6 +42,25 @@ class _Frozen(BaseModel):
         if annotation is bool and not isinstance(v, bool):
             raise ValueError("expected true or false")
         return v
+
+
+class _AtKey(ValueError):
+    """A validation error about ``key`` inside the model being validated (reported as ``model.key``)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+
+
+def _language_code(code: str, key: str | None = None) -> str:
+    if _LANGUAGE_CODE.fullmatch(code):
+        return code
+    msg = (f"expected a lower-case ISO 639 code of 2 or 3 letters (\"vi\", \"en\", \"zh\"), not {code!r}"
+           + (f" (write {code.lower()!r})" if _LANGUAGE_CODE.fullmatch(code.lower()) else ""))
+    raise _AtKey(key, msg) if key else ValueError(msg)
 
 
 def _compile_all(patterns: tuple[str, ...]) -> tuple[str, ...]:
@@ -80,7 +99,51 @@ class Extraction(_Frozen):
     title_selectors: tuple[str, ...] = Field((), description="CSS selectors of the headline (optional).")
     lead_selectors: tuple[str, ...] = Field((), description="CSS selectors of the lead / sapo (optional).")
     min_text_chars: int = Field(200, ge=0, description="Shorter body text is not an article (skipped).")
-    language: str = Field("vi", description="Expected language of the articles (ISO 639-1).")
+    languages: tuple[str, ...] = Field(
+        ("vi",), description='Languages of the articles (ISO 639 codes, e.g. ["vi", "en"]; ["*"] for any): a page '
+                             "in another language is skipped as language_<code>."
+    )
+
+    # keys still accepted in files, though no field has their name (checked in [defaults] too)
+    legacy_keys: ClassVar[frozenset[str]] = frozenset({"language"})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_language(cls, data: Any) -> Any:
+        """The old ``language = "vi"`` is ``languages = ["vi"]``; ``"mul"`` or ``"*"`` mean any language."""
+        if not isinstance(data, dict) or "language" not in data:
+            return data
+        data = dict(data)
+        old = data.pop("language")
+        if "languages" in data:
+            raise _AtKey("language", "give either language (one code) or languages (a list), not both")
+        if not isinstance(old, str):
+            raise _AtKey("language", f"expected an ISO 639 code like \"vi\", not {old!r}")
+        data["languages"] = ("*",) if old in ("mul", "*") else (_language_code(old, "language"),)
+        return data
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _a_list(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            raise ValueError(f'expected a list of language codes, like [{v!r}]'.replace("'", '"'))
+        return v
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError('expected at least one language code (["*"] accepts any language)')
+        if "*" in v:
+            if len(v) > 1:
+                raise ValueError('"*" accepts any language: give it alone, as ["*"]')
+            return v
+        return tuple(dict.fromkeys(_language_code(c) for c in v))
+
+    @property
+    def language(self) -> str | None:
+        """The first accepted language; None when any is accepted (for callers that know only one)."""
+        return None if self.languages == ("*",) else self.languages[0]
 
 
 class Revisit(_Frozen):
@@ -203,10 +266,27 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# keys that say the same thing: a source giving one of them replaces whichever the defaults gave
+_SYNONYMS = {"extraction": ("language", "languages")}
+
+
+def _without_overridden(defaults: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """The defaults minus the synonyms of keys the source sets itself (its ``language`` beats the defaults'
+    ``languages``, rather than being reported as both)."""
+    out = dict(defaults)
+    for table, keys in _SYNONYMS.items():
+        mine, theirs = entry.get(table), out.get(table)
+        if isinstance(mine, dict) and isinstance(theirs, dict) and any(k in mine for k in keys):
+            out[table] = {k: v for k, v in theirs.items() if k not in keys}
+    return out
+
+
 def _describe(err: ValidationError, path: str, prefix: str) -> str:
     lines = []
     for e in err.errors():
-        key = ".".join(str(x) for x in (prefix, *e["loc"]) if x != "")
+        cause = e.get("ctx", {}).get("error")
+        loc = (*e["loc"], cause.key) if isinstance(cause, _AtKey) else e["loc"]
+        key = ".".join(str(x) for x in (prefix, *loc) if x != "")
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key (typo?)"
@@ -225,7 +305,7 @@ def _check_defaults(defaults: dict[str, Any], path: str) -> None:
         sub = field.annotation
         if isinstance(value, dict) and isinstance(sub, type) and issubclass(sub, BaseModel):
             for k in value:
-                if k not in sub.model_fields:
+                if k not in sub.model_fields and k not in getattr(sub, "legacy_keys", ()):
                     raise SourcesError(f"{path}: defaults.{key}.{k}: unknown key (typo?)")
 
 
@@ -248,7 +328,7 @@ def parse_sources(text: str, path: str = "<string>") -> SourcesFile:
     for i, entry in enumerate(raw):
         label = f"source[{i}]" + (f" ({entry.get('id')})" if isinstance(entry.get("id"), str) else "")
         try:
-            src = Source.model_validate(_merge(defaults, entry))
+            src = Source.model_validate(_merge(_without_overridden(defaults, entry), entry))
         except ValidationError as e:
             raise SourcesError(_describe(e, path, label)) from None
         if src.id in seen:

@@ -158,6 +158,70 @@ schedule = "10 * * * *"
 
 # ---------------------------------------------------------------- rejections: file, key, what was expected
 
+# ---------------------------------------------------------------- languages
+
+def _languages(extraction: str, defaults: str = "") -> tuple[str, ...]:
+    src = parse_sources(defaults + GOOD + "[source.extraction]\n" + extraction, PATH).get("tgvn")
+    return src.extraction.languages
+
+
+def test_languages_default_to_vietnamese() -> None:
+    ex = parse_sources(GOOD, PATH).get("tgvn").extraction
+    assert ex.languages == ("vi",) and ex.language == "vi"
+
+
+@pytest.mark.parametrize(("toml", "languages", "first"), [
+    ('languages = ["vi", "en"]', ("vi", "en"), "vi"),
+    ('languages = ["en", "vi", "en"]', ("en", "vi"), "en"),
+    ('languages = ["*"]', ("*",), None),
+    ('languages = ["vie"]', ("vie",), "vie"),
+    # the old single key stays accepted
+    ('language = "en"', ("en",), "en"),
+    ('language = "mul"', ("*",), None),
+    ('language = "*"', ("*",), None),
+])
+def test_languages_list_and_the_old_single_key(toml: str, languages: tuple[str, ...], first: str | None) -> None:
+    ex = parse_sources(GOOD + "[source.extraction]\n" + toml + "\n", PATH).get("tgvn").extraction
+    assert ex.languages == languages
+    assert ex.language == first
+
+
+@pytest.mark.parametrize(("toml", "key", "message"), [
+    ('languages = ["VI"]', "extraction.languages", "write 'vi'"),
+    ('languages = ["english"]', "extraction.languages", "ISO 639 code of 2 or 3 letters"),
+    ('languages = ["vi-VN"]', "extraction.languages", "not 'vi-VN'"),
+    ("languages = []", "extraction.languages", "at least one language"),
+    ('languages = ["*", "vi"]', "extraction.languages", "give it alone"),
+    ('languages = "vi"', "extraction.languages", 'expected a list of language codes, like ["vi"]'),
+    ('language = "VI"', "extraction.language", "write 'vi'"),
+    ("language = 1", "extraction.language", "expected an ISO 639 code"),
+    ('language = "vi"\nlanguages = ["en"]', "extraction.language", "not both"),
+])
+def test_bad_languages_name_file_and_key(toml: str, key: str, message: str) -> None:
+    msg = _reject(GOOD + "[source.extraction]\n" + toml + "\n")
+    assert f"{PATH}: source[0] (tgvn).{key}: " in msg and message in msg, msg
+    assert len(msg.splitlines()) == 1
+
+
+def test_languages_in_defaults_and_a_source_overriding_them() -> None:
+    defaults = '[defaults.extraction]\nlanguages = ["vi", "en"]\n'
+    assert _languages("", defaults) == ("vi", "en")
+    # the source's own choice replaces the defaults', whichever key each uses
+    assert _languages('language = "fr"\n', defaults) == ("fr",)
+    assert _languages('languages = ["*"]\n', '[defaults.extraction]\nlanguage = "en"\n') == ("*",)
+    assert _languages("", '[defaults.extraction]\nlanguage = "en"\n') == ("en",)
+
+
+def test_both_language_keys_in_defaults_is_an_error() -> None:
+    msg = _reject('[defaults.extraction]\nlanguage = "en"\nlanguages = ["vi"]\n' + GOOD)
+    assert "extraction.language: " in msg and "not both" in msg
+
+
+def test_languages_are_dumped_as_a_list() -> None:
+    dumped = parse_sources(GOOD + '[source.extraction]\nlanguage = "en"\n', PATH).get("tgvn").model_dump(mode="json")
+    assert dumped["extraction"]["languages"] == ["en"] and "language" not in dumped["extraction"]
+
+
 def test_unknown_key_is_a_typo() -> None:
     msg = _reject(GOOD.replace("start_urls", "start_url"))
     assert "source[0] (tgvn).start_url" in msg

@@ -43,7 +43,14 @@ from pipelines.clean import (
 from pipelines.dates import iso_has_time, parse_iso, parse_visible
 from pipelines.decode import decode_html, looks_binary
 from pipelines.items import Extracted, Skipped
-from pipelines.locate import combine, density_container, paragraphs, trafilatura_text, whole_page_text
+from pipelines.locate import (
+    combine,
+    density_container,
+    paragraphs,
+    structured_body,
+    trafilatura_text,
+    whole_page_text,
+)
 from pipelines.metadata import (
     PageMeta,
     best_datetime,
@@ -241,6 +248,31 @@ _BYLINE_LABEL_HINT = re.compile(r"^\s*(tác giả|người viết|bài|tin|nhóm
 
 
 
+_NOT_SHOWN = frozenset({"head", "script", "style", "noscript", "template", "title", "meta", "option", "textarea"})
+
+
+def _standfirst(root: Any, pm: PageMeta) -> str:
+    """The page's description when the page also shows it (the standfirst under the headline), else ''."""
+    for raw in (pm.jsonld.get("description"), pm.meta("og:description"), pm.meta("description"),
+                pm.meta("twitter:description")):
+        desc = clean_text(html_lib.unescape(raw)) if isinstance(raw, str) else ""
+        if len(desc) < 40 or "<" in desc:
+            continue
+        key, n = desc.casefold(), len(desc)
+        body = root.find("body")
+        for el in (body if body is not None else root).iter():
+            if not isinstance(el.tag, str) or el.tag in _NOT_SHOWN:
+                continue
+            t = el.text_content()
+            if not 0.9 * n <= len(t.strip()) <= 1.5 * n + 20:
+                continue
+            if any(isinstance(a.tag, str) and a.tag in _NOT_SHOWN for a in el.iterancestors()):
+                continue
+            if clean_text(t).casefold() == key:
+                return clean_text(t)
+    return ""
+
+
 def _tidy_lines(lines: list[str], title: str, lead: str) -> list[str]:
     """Headline, lead, date lines and repeated paragraphs (captions printed twice) are not body text."""
     norm_title, norm_lead = title.casefold(), lead.casefold()
@@ -281,6 +313,7 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
         return Skipped("unparseable", decoded.decode_errors)
     pm = read_meta(root)
     floor_text = whole_page_text(text_html, url)  # before anything of ours touches the tree
+    standfirst = _standfirst(root, pm)
     blocks = text_blocks(root)  # before any pruning: the template is learnt from the whole page
     media = media_only(root)  # what a page without text is made of (before figures become captions)
     for br in root.iter("br"):
@@ -352,17 +385,24 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     captions = frozenset(clean_text(c.text_content()).casefold() for fig in root.iter("div")
                          if fig.get("data-vnarchive") == "caption" for c in fig)
     out, _rule = combine(located, floor, captions)
+    article_body = pm.jsonld.get("articleBody")
+    if isinstance(article_body, str):
+        fuller = structured_body(html_lib.unescape(article_body), out)
+        if fuller is not None:
+            out, _rule = _tidy_lines(fuller, title, lead), "articleBody"
     norm_lead = lead.casefold()
     if norm_lead and out and out[0].casefold().startswith(norm_lead):
         out[0] = out[0][len(lead):].strip()
         if not out[0]:
             out.pop(0)
-    # lead missing from the markup: a description that opens the body is the lead
-    if not lead:
-        desc = clean_text(pm.jsonld.get("description") if isinstance(pm.jsonld.get("description"), str) else "") \
-            or pm.meta("og:description", "description") or ""
-        if desc and out and out[0].casefold() == desc.casefold():
+    # lead missing from the markup: a description that opens the body is the lead, and so is one the page
+    # shows as a standfirst of its own (trafilatura often leaves it out)
+    if not lead and standfirst:
+        key = standfirst.casefold()
+        if out and out[0].casefold() == key:
             lead = out.pop(0)
+        elif not any(key in p.casefold() for p in out):
+            lead = standfirst
     # the byline: a last paragraph of names, or the author's line wherever it was left
     if out and len(out) > 1:
         name = byline_name(out[-1])

@@ -227,3 +227,27 @@ def leafish(el: Any) -> bool:
     """No block element below (inline markup and <br> only): one paragraph, not a container of them."""
     return not any(isinstance(d.tag, str) and d.tag in BLOCKS and d.tag != "br" for d in el.iterdescendants())
 
+
+
+_BULLET = re.compile(r"^[\s\-–—•·*>»]+")
+
+
+def line_key(text: str) -> str:
+    """How an output line is compared with the page's elements: no list bullet, case-folded, spaces collapsed."""
+    return " ".join(_BULLET.sub("", text).split()).casefold()
+
+
+def link_items(root: Any) -> frozenset[str]:
+    """The texts of list items and paragraphs that are links to elsewhere and nothing more (related stories,
+    "Read also: <headline>"), as ``line_key``s; a list of documents (PDF, DOC) is content and not among them."""
+    out = set()
+    for el in root.iter("li", "p", "dd", "h3", "h4"):
+        n = text_len(el)
+        if n < 15 or n > 300:
+            continue
+        anchors = list(el.iter("a"))
+        if not anchors or any(DOC_LINK.search(a.get("href") or "") for a in anchors):
+            continue
+        if sum(text_len(a) for a in anchors) >= 0.8 * n:
+            out.add(line_key(el.text_content()))
+    return frozenset(out)

@@ -34,7 +34,9 @@ from pipelines.clean import (
     in_link,
     inside,
     leafish,
+    line_key,
     link_density,
+    link_items,
     prune,
     select,
     text_len,
@@ -46,6 +48,7 @@ from pipelines.items import Extracted, Skipped
 from pipelines.locate import (
     combine,
     density_container,
+    hydration_html,
     paragraphs,
     structured_body,
     trafilatura_text,
@@ -313,7 +316,13 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
         return Skipped("unparseable", decoded.decode_errors)
     pm = read_meta(root)
     floor_text = whole_page_text(text_html, url)  # before anything of ours touches the tree
+    if len(floor_text) < hints.min_text_chars:
+        # a script-rendered page: the article may be only in its hydration data
+        hydrated = hydration_html(root)
+        if hydrated:
+            floor_text = whole_page_text(f"<html><body><article>{hydrated}</article></body></html>", url)
     standfirst = _standfirst(root, pm)
+    links_elsewhere = link_items(root)
     blocks = text_blocks(root)  # before any pruning: the template is learnt from the whole page
     media = media_only(root)  # what a page without text is made of (before figures become captions)
     for br in root.iter("br"):
@@ -385,6 +394,7 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     captions = frozenset(clean_text(c.text_content()).casefold() for fig in root.iter("div")
                          if fig.get("data-vnarchive") == "caption" for c in fig)
     out, _rule = combine(located, floor, captions)
+    out = [p for p in out if line_key(p) not in links_elsewhere]
     article_body = pm.jsonld.get("articleBody")
     if isinstance(article_body, str):
         fuller = structured_body(html_lib.unescape(article_body), out)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import trafilatura
@@ -139,3 +141,48 @@ def structured_body(article_body: str, chosen: list[str]) -> list[str] | None:
             not chosen or coverage(paras, chosen) >= 0.9):
         return paras
     return None
+
+
+_NEXT_PUSH = re.compile(r"self\.__next_f\.push\(\[\d+,\s*(\"(?:[^\"\\]|\\.)*\")\]\)")
+_JSON_STRING = re.compile(r"\"((?:[^\"\\]|\\.){200,})\"")
+_PARAGRAPH_TAG = re.compile(r"<p[\s>]", re.I)
+
+
+def _html_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        if len(_PARAGRAPH_TAG.findall(value)) >= 3:
+            yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _html_strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _html_strings(v)
+
+
+def hydration_html(root: Any) -> str:
+    """The article's HTML from a script-rendered page (Next.js and the like) whose markup arrives only in the
+    hydration data: the longest HTML string with paragraphs in ``__NEXT_DATA__`` or ``self.__next_f`` chunks."""
+    found: list[str] = []
+    for script in root.iter("script"):
+        code = script.text or ""
+        if script.get("id") == "__NEXT_DATA__" or script.get("type") == "application/json":
+            try:
+                found += _html_strings(json.loads(code))
+            except ValueError:
+                pass
+            continue
+        if "__next_f" not in code:
+            continue
+        for m in _NEXT_PUSH.finditer(code):
+            try:
+                chunk = json.loads(m.group(1))
+            except ValueError:
+                continue
+            for sm in _JSON_STRING.finditer(chunk):
+                try:
+                    found += _html_strings(json.loads(f'"{sm.group(1)}"'))
+                except ValueError:
+                    continue
+            found += _html_strings(chunk)
+    return max(found, key=len, default="")

@@ -62,11 +62,14 @@ from pipelines.metadata import (
     clean_text,
     element_html,
     find_visible_date,
+    find_visible_update,
     is_person_name,
     jsonld_authors,
     looks_like_byline,
     looks_like_site_name,
     node_text,
+    normalise_author,
+    plausible,
     read_meta,
     strip_site_suffix,
 )
@@ -348,7 +351,7 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     ])
     mod_meta = pm.jsonld.get("dateModified") or pm.meta("article:modified_time", "lastmod", "datemodified",
                                                        "og:updated_time", "dc.date.modified")
-    modified = parse_iso(mod_meta if isinstance(mod_meta, str) else None)
+    modified = plausible(parse_iso(mod_meta if isinstance(mod_meta, str) else None)) or find_visible_update(root)
 
     author, author_el = _author(pm, root, site_names)
 
@@ -444,7 +447,7 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
         title=title,
         lead=lead,
         text=text,
-        author=clean_text(author) or None if author else None,
+        author=normalise_author(author),
         published=published,
         modified=modified,
         language=language,

@@ -191,6 +191,8 @@ def find_visible_date(tree: Any, anchor: Any | None) -> tuple[dt.datetime, bool,
         txt = node_text(el)
         if len(txt) > (120 if named else 80) or (not named and not any(ch.isdigit() for ch in txt[:80])):
             continue
+        if _UPDATED.match(txt):
+            continue  # when it was edited, not when it was published (find_visible_update)
         parsed = None
         if el.tag == "time" and el.get("datetime"):
             iso = parse_iso(el.get("datetime"))
@@ -207,6 +209,37 @@ def find_visible_date(tree: Any, anchor: Any | None) -> tuple[dt.datetime, bool,
     return when, has_time, el
 
 
+# "Cập nhật: 14:02 | 04/10/2024", "Updated ...", "Aktualisiert am ...": an edit time, never the publication
+_UPDATED = re.compile(r"^\W*(?:cập nhật|c\u1eadp nh\u1eadt|updated?|last updated|aktualisiert|actualizado|"
+                      r"mis à jour|modifié|modified|sửa lúc|chỉnh sửa)\b", re.I)
+
+
+def find_visible_update(tree: Any) -> dt.datetime | None:
+    """The visible "Cập nhật: …" / "Updated …" time of an edited article."""
+    body = tree.find("body")
+    for el in (body if body is not None else tree).iter():
+        if not isinstance(el.tag, str) or el.tag in ("script", "style", "a", "option") or len(el) > 4:
+            continue
+        txt = node_text(el)
+        if len(txt) > 80 or not _UPDATED.match(txt):
+            continue
+        parsed = parse_visible(txt)
+        if parsed:
+            return parsed[0]
+    return None
+
+
+def plausible(when: dt.datetime | None, now: dt.datetime | None = None) -> dt.datetime | None:
+    """A publication time, or None for a placeholder: before 1990 ("0001-01-01") or in the future."""
+    if when is None:
+        return None
+    now = now or dt.datetime.now(dt.UTC)
+    aware = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    if aware.year < 1990 or aware > now + dt.timedelta(days=2):
+        return None
+    return when
+
+
 _BLOCKISH = frozenset({"p", "div", "table", "tr", "td", "ul", "ol", "li", "section", "article", "h1", "h2", "h3",
                        "h4", "blockquote", "figure", "dl"})
 
@@ -216,7 +249,7 @@ def best_datetime(candidates: list[tuple[dt.datetime | None, bool]]) -> dt.datet
     day never overrides a time, and one with a time refines a date-only one."""
     first = None
     for when, has_time in candidates:
-        if when is None:
+        if plausible(when) is None:
             continue
         if has_time:
             return when
@@ -275,6 +308,28 @@ def clean_author(name: str) -> str:
     if sep and (re.search(r"\d", tail) or re.search(r"(^|\s)(số|đường|phố|quận|huyện|p\.|q\.)\s", tail, re.I)):
         return head.strip()
     return name.strip()
+
+
+# "By X", "Von X", "Por X", "Theo X" ...: the byline's preposition, in the languages of the press we archive
+_BY = re.compile(r"^\s*(?:by|von|por|par|door|af|av|di|da|від|от|theo|bởi|tác giả\s*[:：]?)\s+|^\s*By(?=[A-ZÀ-Ỹ])",
+                 re.I)
+_SOCIAL = frozenset({"twitter", "facebook", "instagram", "linkedin", "whatsapp", "email", "e-mail", "x", "youtube",
+                     "telegram", "zalo", "tiktok", "share", "follow", "chia sẻ", "theo dõi"})
+
+
+def normalise_author(name: str | None) -> str | None:
+    """The credited name(s) as a reader would write them: no "By"/"Von", no trailing markers or footnote
+    digits ("Xiaoying You0,"), no all capitals ("NGUYỄN VĂN AN" -> "Nguyễn Văn An"); share buttons are nobody."""
+    if not name:
+        return None
+    t = clean_text(name)
+    t = _BY.sub("", t, count=1)
+    t = re.sub(r"[\s\d,;.·|*]+$", "", t).strip(" -–—,")
+    if not t or all(w.casefold() in _SOCIAL for w in re.split(r"[\s,/|]+", t) if w):
+        return None
+    if t.isupper() and any(c.isalpha() for c in t) and len(t) > 4:
+        t = " ".join(w.capitalize() if w.isupper() and len(w) > 1 else w for w in t.split())
+    return t or None
 
 
 def element_html(el: Any) -> str:

@@ -352,6 +352,10 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     mod_meta = pm.jsonld.get("dateModified") or pm.meta("article:modified_time", "lastmod", "datemodified",
                                                        "og:updated_time", "dc.date.modified")
     modified = plausible(parse_iso(mod_meta if isinstance(mod_meta, str) else None)) or find_visible_update(root)
+    if published is None and modified is not None:
+        # a page that shows only when it was last updated (old portals print "Cập nhật lúc ..." alone): that
+        # is the earliest time known of it
+        published = modified
 
     author, author_el = _author(pm, root, site_names)
 

@@ -279,6 +279,20 @@ def _standfirst(root: Any, pm: PageMeta) -> str:
     return ""
 
 
+def _refused_language(wanted: tuple[str, ...], seen: str | None, declared: str | None) -> str | None:
+    """The page's language when the source does not want it, else None.  Vietnamese is recognised from the text
+    itself; another language from the page's declaration (an undeclared non-Vietnamese text is 'not_vi')."""
+    if "*" in wanted:
+        return None
+    if seen == "vi":
+        return None if "vi" in wanted else "vi"
+    if seen == "other":
+        if declared and declared != "vi" and declared in wanted:
+            return None
+        return declared if declared and declared != "vi" else "not_vi"
+    return None  # too little text to tell: when in doubt, keep
+
+
 def _tidy_lines(lines: list[str], title: str, lead: str) -> list[str]:
     """Headline, lead, date lines and repeated paragraphs (captions printed twice) are not body text."""
     norm_title, norm_lead = title.casefold(), lead.casefold()
@@ -442,8 +456,9 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     if not title:
         return Skipped("no_title", decoded.decode_errors)
     language = pm.language or hints.language
-    if hints.language == "vi" and language_of(f"{title}\n{lead}\n{text}", pm.language) == "other":
-        return Skipped(f"language_{pm.language or 'not_vi'}", decoded.decode_errors)
+    refused = _refused_language(hints.languages, language_of(f"{title}\n{lead}\n{text}", pm.language), pm.language)
+    if refused:
+        return Skipped(f"language_{refused}", decoded.decode_errors)
     canonical = pm.canonical or pm.meta("og:url")
     if canonical and not same_site(canonical, url):
         canonical = None

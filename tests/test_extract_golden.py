@@ -146,3 +146,22 @@ def test_hints_override_nothing_generic_needs(name: str) -> None:
     result = extract_article(body, spec["url"], spec["content_type"], hints)
     assert isinstance(result, Extracted)
     assert result.title == spec["expect"]["title"]
+
+
+@pytest.mark.parametrize(("languages", "archived"), [
+    (("vi",), False), (("vi", "en"), True), (("en",), True), (("*",), True), (("de",), False)])
+def test_languages_decide_what_a_page_in_english_becomes(languages: tuple[str, ...], archived: bool) -> None:
+    body, spec = load("english")
+    result = extract_article(body, spec["url"], spec.get("content_type"), Extraction(languages=languages))
+    if archived:
+        assert isinstance(result, Extracted) and result.language == "en"
+    else:
+        assert isinstance(result, Skipped) and result.reason == "language_en"
+
+
+def test_a_vietnamese_page_is_refused_only_by_a_source_that_wants_other_languages() -> None:
+    body, spec = load("seed_mps")
+    assert isinstance(extract_article(body, spec["url"], spec.get("content_type"), Extraction(languages=("vi", "en"))),
+                      Extracted)
+    refused = extract_article(body, spec["url"], spec.get("content_type"), Extraction(languages=("en",)))
+    assert isinstance(refused, Skipped) and refused.reason == "language_vi"

@@ -293,6 +293,13 @@ def _refused_language(wanted: tuple[str, ...], seen: str | None, declared: str |
     return None  # too little text to tell: when in doubt, keep
 
 
+# a photo credit on a line of its own ("Foto: Dan Bashakov/AP", "Фото: …", "(Ảnh: TTXVN)"), not a sentence
+_CREDIT_LINE = re.compile(r"^\(?\s*(?:foto|photo|photos|image|images|bild|фото|ảnh|hình|nguồn ảnh|credit|picture|"
+                          r"kuva|zdjęcie|immagine|imagen)\s*[:：]\s*[^.!?]{2,80}\)?$", re.I)
+# an unrendered template placeholder left in the markup ("$$ARTICLEAD$$", "{{ad}}")
+_TEMPLATE_MARKER = re.compile(r"^(?:\$\$[\w-]+\$\$|\{\{[^{}]+\}\}|\[\[[^\[\]]+\]\])$")
+
+
 def _tidy_lines(lines: list[str], title: str, lead: str) -> list[str]:
     """Headline, lead, date lines and repeated paragraphs (captions printed twice) are not body text."""
     norm_title, norm_lead = title.casefold(), lead.casefold()
@@ -303,6 +310,8 @@ def _tidy_lines(lines: list[str], title: str, lead: str) -> list[str]:
         if key in seen or key == norm_title or (norm_lead and key == norm_lead):
             continue
         if len(p) < 60 and _PURE_DATE.match(p) and not re.search(r"[a-zà-ỹ]{4,}", p.lower().replace("thứ", "")):
+            continue
+        if _CREDIT_LINE.match(p) or _TEMPLATE_MARKER.match(p):
             continue
         seen.add(key)
         out.append(p)

@@ -1,4 +1,4 @@
-"""`vnarchive search`, `show`, `stats` and `serve`: looking inside the archive, never writing to it.
+"""`vnarchive search`, `show`, `skipped`, `stats` and `serve`: looking inside the archive, never writing to it.
 
 crawler.cli calls ``register(app)`` while it is itself being imported, so its helpers (consoles,
 ``expected_errors``) are imported inside the commands, at run time, not at the top of this module.
@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 from rich.text import Text
+
+from config import SourcesError, load_sources
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -109,6 +111,29 @@ def search_cmd(
                    (f" (the first {limit}; raise --limit for more)" if len(hits) == limit else ""), style="dim"))
 
 
+def _lookup_forms(ref: str, db: str | None) -> tuple[list[str], list[str]]:
+    """A URL as given and as the crawler stores it (``clean_url`` with each configured source's parameters),
+    and its identity keys (``key_for``): what ``show`` looks the URL up by.  Not a URL: nothing."""
+    from crawler.cli import settings_for
+    from pipelines.archive import key_for
+    from pipelines.urls import clean_url
+
+    ref = ref.strip()
+    if "://" not in ref:
+        return [], []
+    try:
+        sources = load_sources(settings_for(db).sources_path).sources
+    except SourcesError:
+        sources = ()  # the archive can be read without a sources file: the URL's generic cleaning only
+    urls, keys = [ref, ref.rstrip("/")], []
+    try:
+        urls += [clean_url(ref), *(clean_url(ref, s.ignore_params) for s in sources)]
+        keys = [key_for(s, ref) for s in sources]
+    except ValueError:  # not a URL after all (a bad port...): looked up as given
+        pass
+    return list(dict.fromkeys(urls)), list(dict.fromkeys(keys))
+
+
 def show_cmd(
     article: Annotated[str, typer.Argument(metavar="ARTICLE", help="Article id, or any URL it was seen under.",
                                            show_default=False)],
@@ -122,10 +147,17 @@ def show_cmd(
     from crawler.cli import UsageFailure, expected_errors, out
     from storage.export import iso
     from storage.inspect import article_view, find_article, raw_capture
+    from storage.skips import skip_of
 
     with expected_errors(), reading(db) as session:
-        a = find_article(session, article)
+        urls, keys = _lookup_forms(article, db)
+        a = find_article(session, article, keys)
         if a is None:
+            skip = skip_of(session, urls)
+            if skip is not None:
+                under = f" under {skip.url}" if skip.url != article.strip() else ""
+                raise UsageFailure(f"{article.strip()}: not archived: skipped as {skip.reason}{under} (last fetched "
+                                   f"{_time(iso(skip.last_seen))}); see `vnarchive skipped`")
             raise UsageFailure(f"no archived article has id or URL {article!r}")
         view = article_view(session, a, version)
         v = view.version
@@ -189,6 +221,56 @@ def show_cmd(
                 out.print()
 
 
+def skipped_cmd(
+    source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Only this reason (photo_page, listing_page...); "
+                                               "'language_*' for every language.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Last fetched on or after this date (YYYY-MM-DD, "
+                                              "Vietnam time).")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many pages.")] = 50,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """List pages fetched but not archived as articles, newest first, with why; counts per reason."""
+    from sqlalchemy import select
+
+    from crawler.cli import UsageFailure, expected_errors, out
+    from storage.export import iso
+    from storage.models import SourceRow
+    from storage.search import day_start, parse_day
+    from storage.skips import check_reason, explain, is_doubtful, skipped
+
+    with expected_errors(), reading(db) as session:
+        since_v = day_start(parse_day(since, "--since")) if since else None
+        if source and session.get(SourceRow, source) is None:
+            known = ", ".join(session.execute(select(SourceRow.id).order_by(SourceRow.id)).scalars())
+            raise UsageFailure(f"no source {source!r} in the archive (known: {known or 'none'})")
+        if reason:
+            check_reason(session, reason)
+        found = skipped(session, source=source, reason=reason, since=since_v, limit=limit)
+    if json_:
+        for sk in found.skips:
+            _emit(sk.record())
+        return
+    if not found.skips:
+        out.print("no skipped page" + (" matches" if source or reason or since else ""), highlight=False)
+        return
+    width = max(len("source"), *(len(sk.source_id) for sk in found.skips))
+    rwidth = max(len("reason"), *(len(sk.reason) for sk in found.skips))
+    out.print(Text(f"{'last fetched':<23}  {'source':<{width}}  {'reason':<{rwidth}}  url", style="bold"))
+    for sk in found.skips:
+        out.print(f"{_time(iso(sk.last_seen)):<23}  {sk.source_id:<{width}}  {sk.reason:<{rwidth}}  {sk.url}",
+                  markup=False, highlight=False)
+    shown = f" (the newest {len(found.skips)}; raise --limit for more)" if found.total > len(found.skips) else ""
+    out.print(f"{found.total} skipped page{'s' if found.total != 1 else ''} not archived{shown}: " +
+              ", ".join(f"{r} {n}" for r, n in found.by_reason.items()), markup=False, highlight=False)
+    for r in found.by_reason:
+        out.print(Text(f"  {r}: {explain(r) or 'recorded by another version of vnarchive'}", style="dim"))
+    if any(is_doubtful(r) for r in found.by_reason):
+        out.print(Text("Some of these reasons are judgements that can be wrong: open a page to check it, then adjust "
+                       "the source's extraction config or, after an upgrade, run `vnarchive reextract`.", style="dim"))
+
+
 def stats_cmd(json_: JsonOpt = False, db: DbOpt = None) -> None:
     """Per-source health: articles, versions, removals, last crawl, last new article, failures."""
     from crawler.cli import expected_errors, out
@@ -203,17 +285,18 @@ def stats_cmd(json_: JsonOpt = False, db: DbOpt = None) -> None:
         _emit({"total": st.record()})
         return
     t = Table(title="Sources", title_justify="left")
-    for col in ("source", "health", "articles", "versions", "removed", "last crawl", "last new article",
+    for col in ("source", "health", "articles", "versions", "removed", "skipped", "last crawl", "last new article",
                 f"failed (last {RECENT_RUNS} runs)"):
-        t.add_column(col, justify="right" if col in ("articles", "versions", "removed") else "left")
+        t.add_column(col, justify="right" if col in ("articles", "versions", "removed", "skipped") else "left")
     for s in st.sources:
-        t.add_row(s.id, s.health, str(s.articles), str(s.versions), str(s.removed),
+        t.add_row(s.id, s.health, str(s.articles), str(s.versions), str(s.removed), str(s.skipped),
                   f"{_day(iso(s.last_crawl))} {s.last_crawl_status or ''}".strip() or "never",
                   _day(iso(s.last_new_article)) or "-", f"{s.failures}/{s.recent_runs}")
     out.print(t)
     size = f"{st.database_bytes / 1e6:.1f} MB" if st.database_bytes is not None else "unknown"
     out.print(f"{st.articles} articles ({st.removed} removed), {st.versions} versions, {st.captures} captures, "
-              f"{st.runs} crawl runs; database {size}", highlight=False)
+              f"{st.runs} crawl runs, {st.skipped} pages skipped (`vnarchive skipped`); database {size}",
+              highlight=False)
     for s in st.sources:
         if s.last_error:
             out.print(Text(f"{s.id}: last failure: {s.last_error.splitlines()[0][:200]}", style="red"))
@@ -243,8 +326,9 @@ def serve_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Add search, show, stats and serve to the vnarchive command."""
+    """Add search, show, skipped, stats and serve to the vnarchive command."""
     app.command("search")(search_cmd)
     app.command("show")(show_cmd)
+    app.command("skipped")(skipped_cmd)
     app.command("stats")(stats_cmd)
     app.command("serve")(serve_cmd)

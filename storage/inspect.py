@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from storage.db import ArchiveError, make_engine
 from storage.models import Article, ArticleEvent, ArticleUrl, Capture, CrawlRun, SourceRow, Version
 from storage.repo import capture_body
+from storage.skips import skipped_by_source
 
 FAILED = ("failed", "timeout", "interrupted")
 RECENT_RUNS = 10
@@ -108,6 +109,7 @@ class SourceStats:
     articles: int = 0
     versions: int = 0
     removed: int = 0
+    skipped: int = 0  # pages fetched but not archived as articles (and not archived since)
     last_crawl: dt.datetime | None = None
     last_crawl_status: str | None = None
     last_new_article: dt.datetime | None = None
@@ -129,7 +131,7 @@ class SourceStats:
         from storage.export import iso
 
         return {"source": self.id, "name": self.name, "articles": self.articles, "versions": self.versions,
-                "removed": self.removed, "last_crawl": iso(self.last_crawl),
+                "removed": self.removed, "skipped": self.skipped, "last_crawl": iso(self.last_crawl),
                 "last_crawl_status": self.last_crawl_status, "last_new_article": iso(self.last_new_article),
                 "recent_runs": self.recent_runs, "failures": self.failures, "last_error": self.last_error,
                 "health": self.health}
@@ -145,10 +147,12 @@ class Stats:
     runs: int
     database_bytes: int | None
     totals: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0
 
     def record(self) -> dict[str, Any]:
         return {"articles": self.articles, "versions": self.versions, "removed": self.removed,
-                "captures": self.captures, "runs": self.runs, "database_bytes": self.database_bytes}
+                "skipped": self.skipped, "captures": self.captures, "runs": self.runs,
+                "database_bytes": self.database_bytes}
 
 
 def stats(session: Session) -> Stats:
@@ -166,6 +170,8 @@ def stats(session: Session) -> Stats:
     for sid, n in session.execute(select(Article.source_id, func.count(Version.id))
                                   .join(Version, Version.article_id == Article.id).group_by(Article.source_id)):
         get(sid).versions = n
+    for sid, n in skipped_by_source(session).items():
+        get(sid).skipped = n
     for s in by.values():
         runs = list(session.execute(select(CrawlRun).where(CrawlRun.source_id == s.id)
                                     .order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc())
@@ -179,7 +185,8 @@ def stats(session: Session) -> Stats:
     count = lambda model: session.execute(select(func.count()).select_from(model)).scalar_one()  # noqa: E731
     return Stats(sources=list(by.values()), articles=count(Article), versions=count(Version),
                  removed=session.execute(select(func.count()).where(Article.status == "removed")).scalar_one(),
-                 captures=count(Capture), runs=count(CrawlRun), database_bytes=database_size(session))
+                 captures=count(Capture), runs=count(CrawlRun), database_bytes=database_size(session),
+                 skipped=sum(s.skipped for s in by.values()))
 
 
 def database_size(session: Session) -> int | None:

@@ -331,3 +331,57 @@ def test_unknown_article_is_a_clean_error(db_url: str, command: tuple[str, ...])
 def test_diff_of_a_single_version_article(filled_db: str) -> None:
     (line,) = assert_clean_error(run("diff", "1", env={"VNARCHIVE_DB": filled_db}))
     assert "only one version" in line
+
+
+# ---------------------------------------------------------------- skipped: pages recorded by the archive pipeline
+
+@pytest.fixture
+def skipped_db(filled_db: str, session_factory) -> str:  # type: ignore[no-untyped-def]
+    """Pages skipped the way a crawl skips them (pipelines.archive.archive_page with a Skipped result)."""
+    from config import load_sources
+    from pipelines.archive import archive_page
+    from pipelines.items import RawPage, Skipped
+
+    sf = load_sources(VNWEB_TOML)
+    t = dt.datetime(2024, 8, 26, 3, 0, tzinfo=dt.UTC)
+    pages = [("tinh", "http://127.0.0.4:8080/tin-tuc/anh-1.html", "photo_page"),
+             ("bao", "http://127.0.0.5:8080/thoi-su/en-4800009", "language_en"),
+             # skipped once, archived since: not listed
+             ("bao", "http://127.0.0.5:8080/thoi-su/bai-0-4800000", "no_article_text")]
+    for sid, url, reason in pages:
+        raw = RawPage(source_id=sid, url=url, final_url=url, status=200, headers={}, body=b"<html></html>",
+                      fetched_at=t)
+        with session_factory.begin() as s:
+            archive_page(s, sf.get(sid), raw, Skipped(reason), None)
+    return filled_db
+
+
+def test_skipped_lists_what_the_archive_pipeline_skipped(skipped_db: str) -> None:
+    r = run("skipped", "--json", env={"VNARCHIVE_DB": skipped_db})
+    assert r.exit_code == 0, r.stderr
+    got = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(x["source"], x["reason"]) for x in got] == [("bao", "language_en"), ("tinh", "photo_page")]
+    assert all(x["last_seen"] == "2024-08-26T10:00:00+07:00" for x in got)
+    r = run("skipped", env={"VNARCHIVE_DB": skipped_db})
+    assert r.exit_code == 0 and "2 skipped pages not archived: language_en 1, photo_page 1" in r.stdout
+
+
+def test_skipped_unknown_source_is_a_clean_error(skipped_db: str) -> None:
+    (line,) = assert_clean_error(run("skipped", "--source", "nosuch", env={"VNARCHIVE_DB": skipped_db}))
+    assert line.startswith("error: no source 'nosuch' in the archive (known: ")
+    assert run("skipped", "--source", "nosuch", env={"VNARCHIVE_DB": skipped_db}).exit_code == 2
+
+
+def test_show_of_a_skipped_url_with_the_sources_own_ignored_parameter(skipped_db: str) -> None:
+    # `lang` is one of tinh's ignore_params in config/vnweb.toml; utm_* and the fragment are always dropped
+    url = "http://127.0.0.4:8080/tin-tuc/anh-1.html?lang=vi&utm_medium=x#gallery"
+    (line,) = assert_clean_error(run("show", url, env={"VNARCHIVE_DB": skipped_db}))
+    assert line == (f"error: {url}: not archived: skipped as photo_page under http://127.0.0.4:8080/tin-tuc/anh-1.html "
+                    "(last fetched 2024-08-26 10:00 +07:00); see `vnarchive skipped`")
+    assert run("show", url, env={"VNARCHIVE_DB": skipped_db}).exit_code == 2
+
+
+def test_skipped_against_a_missing_database_file(tmp_path: Path) -> None:
+    p = tmp_path / "missing.db"
+    (line,) = assert_clean_error(run("skipped", env={"VNARCHIVE_DB": f"sqlite:///{p}"}))
+    assert str(p) in line and not p.exists()

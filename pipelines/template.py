@@ -39,6 +39,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from pipelines.items import Extracted, Skipped
+from pipelines.metadata import byline_name
 from storage.repo import dialect_insert
 
 logger = logging.getLogger(__name__)
@@ -277,8 +278,20 @@ def _verdict(model: TemplateModel, key: str, own: tuple[str, ...], nested: bool 
     return None
 
 
+# an attribution line ("Nguồn: Báo Chính phủ", "Theo TTXVN", "Quelle: dpa") recurs on most of a source's
+# articles and is still part of each: it says where that article comes from
+_ATTRIBUTION = re.compile(r"^\(?\s*(?:nguồn|theo|source|sources|quelle|fuente|fonte|kilde|źródło)\b\s*[:：]?\s*\S", re.I)
+
+
+def is_attribution(p: str) -> bool:
+    return len(p) <= 120 and bool(_ATTRIBUTION.match(p) or (len(p) <= 60 and byline_name(p)))
+
+
 def _why_boilerplate(p: str, model: TemplateModel, own: tuple[str, ...]) -> str | None:
-    """Why paragraph ``p`` is not this page's text (None: it is)."""
+    """Why paragraph ``p`` is not this page's text (None: it is).  Attributions and bylines never are: the
+    template removes page furniture, not what the article says of itself."""
+    if is_attribution(p):
+        return None
     return _verdict(model, text_key(p), own, sentence=is_sentence(p))
 
 

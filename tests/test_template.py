@@ -299,3 +299,18 @@ def test_refine_removes_an_edit_that_was_only_the_template_being_learnt(factory:
 def test_skipped_pages_pass_through() -> None:
     skipped = Skipped("soft_404")
     assert tpl.apply_stored(None, "so", skipped) is skipped  # type: ignore[arg-type]
+
+
+def test_an_attribution_on_every_page_is_kept_while_a_promo_goes() -> None:
+    """'Nguồn: Báo Chính phủ' closes most of a source's articles: it is the article's attribution, not template."""
+    def ex(i: int) -> Extracted:
+        return Extracted(title=f"Tin số {i} về hội nghị", lead="", author=None, published=None, modified=None,
+                         language="vi", page_canonical=None,
+                         text=f"Đoạn văn riêng số {i} của bài viết này, nói về một sự kiện khác hẳn. " * 5 + "\n\n"
+                              f"{PROMO}\n\nNguồn: Báo Chính phủ")
+    model = tpl.TemplateModel()
+    for i in range(20):
+        model.learn(dataclasses.replace(ex(i), blocks=tuple(ex(i).text.split("\n\n"))))
+    cleaned = tpl.apply(ex(99), model)
+    assert "Nguồn: Báo Chính phủ" in cleaned.text
+    assert PROMO not in cleaned.text

@@ -32,6 +32,10 @@ _BOILER = re.compile(
 BLOCKS = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "td", "th",
            "figcaption", "dd", "dt", "section", "article", "table", "tr", "ul", "ol", "figure", "br"}
 
+# page builders name every box of the article "widget" too (Elementor's image, heading and text widgets)
+_PAGE_BUILDER = re.compile(r"\belementor-[\w-]+|\bwp-block-[\w-]+", re.I)
+
+
 def cls(el: Any) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}"
 
@@ -97,7 +101,7 @@ def prune(root: Any, keep: list[Any]) -> None:
     for el in list(root.iter()):
         if not isinstance(el.tag, str) or el in protected or el.getparent() is None:
             continue
-        if _BOILER.search(cls(el)):
+        if _BOILER.search(_PAGE_BUILDER.sub(" ", cls(el))):
             drop(el)
 
 
@@ -250,4 +254,14 @@ def link_items(root: Any) -> frozenset[str]:
             continue
         if sum(text_len(a) for a in anchors) >= 0.8 * n:
             out.add(line_key(el.text_content()))
+    # the label of such a list ("Tin liên quan:", "Read more:") goes with it
+    for lst in root.iter("ul", "ol"):
+        items = [li for li in lst.iter("li")]
+        if not items or not all(line_key(li.text_content()) in out for li in items if text_len(li)):
+            continue
+        label = lst.getprevious()
+        if label is not None and isinstance(label.tag, str):
+            t = " ".join(label.text_content().split())
+            if 2 <= len(t) <= 40 and t.endswith((":", "：")):
+                out.add(line_key(t))
     return frozenset(out)

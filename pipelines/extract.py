@@ -16,6 +16,7 @@ language).
 
 from __future__ import annotations
 
+import datetime as dt
 import html as html_lib
 import re
 from typing import Any
@@ -42,7 +43,7 @@ from pipelines.clean import (
     text_len,
     tidy_container,
 )
-from pipelines.dates import iso_has_time, parse_iso, parse_visible
+from pipelines.dates import VN_TZ, iso_has_time, parse_iso, parse_visible
 from pipelines.decode import decode_html, looks_binary
 from pipelines.items import Extracted, Skipped
 from pipelines.locate import (
@@ -60,6 +61,7 @@ from pipelines.metadata import (
     byline_name,
     clean_author,
     clean_text,
+    credit_author,
     element_html,
     find_visible_date,
     find_visible_update,
@@ -148,6 +150,13 @@ def _find_title(tree: Any, pm: PageMeta, hints: Extraction) -> tuple[str, Any | 
         if best is None or score < best[0]:
             best = (score, t, el)
     if best is not None:
+        # a kicker printed before the headline ("Olympische Spiele: …") is not part of it when the metadata
+        # gives the headline without it
+        seen = _title_key(best[1])
+        for m in meta_titles:
+            km = _title_key(m)
+            if len(km) >= 15 and km != seen and seen.endswith(" " + km):
+                return m, best[2]
         return best[1], best[2]
     long_h1 = [h for h in h1s if len(node_text(h)) > 15 and not in_link(h)]
     if len(long_h1) == 1:
@@ -221,7 +230,7 @@ def strip_sapo_tag(lead: str) -> str:
 def _author(pm: PageMeta, root: Any, site_names: set[str]) -> tuple[str | None, Any | None]:
     """JSON-LD persons, else a byline element (named like one, or labelled "Tác giả:" ...), else <meta author>;
     organisations and the site itself are never authors."""
-    names = [clean_author(n) for n in jsonld_authors(pm.jsonld)]
+    names = [clean_author(n) for n in jsonld_authors(pm.jsonld, pm.jsonld_nodes)]
     names = [n for n in names if is_person_name(n, site_names)]
     if names:
         return ", ".join(dict.fromkeys(names)), None
@@ -300,6 +309,25 @@ _CREDIT_LINE = re.compile(r"^\(?\s*(?:foto|photo|photos|image|images|bild|фот
 _TEMPLATE_MARKER = re.compile(r"^(?:\$\$[\w-]+\$\$|\{\{[^{}]+\}\}|\[\[[^\[\]]+\]\])$")
 
 
+_TRAILING_LABEL = re.compile(r"^[^.!?:]{2,40}[:：]$")
+
+
+def _closing_credit(lines: list[str]) -> tuple[str, str] | None:
+    """(credited name, the line) of a credit line among the last three, else None."""
+    for line in reversed(lines[-3:] if len(lines) > 1 else []):
+        name = credit_author(line)
+        if name:
+            return name, line
+    return None
+
+
+def _in_vietnam(when: dt.datetime | None, shown: dt.datetime | None) -> dt.datetime | None:
+    """``when`` in UTC+00:00 (as plugins write it) expressed in the offset the page shows, or Vietnam time."""
+    if when is None or when.tzinfo is None or when.utcoffset() != dt.timedelta(0):
+        return when
+    return when.astimezone(shown.tzinfo if shown is not None and shown.tzinfo is not None else VN_TZ)
+
+
 def _tidy_lines(lines: list[str], title: str, lead: str) -> list[str]:
     """Headline, lead, date lines and repeated paragraphs (captions printed twice) are not body text."""
     norm_title, norm_lead = title.casefold(), lead.casefold()
@@ -372,6 +400,10 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
         (parse_iso(pub_meta), iso_has_time(pub_meta)),
         (visible[0], visible[1]) if visible else (None, False),
     ])
+    if published is not None and visible and visible[1] and published.utcoffset() != visible[0].utcoffset() \
+            and abs((published - visible[0]).total_seconds()) < 60:
+        # the same instant: keep the offset the page shows its readers (SEO plugins write UTC)
+        published = published.astimezone(visible[0].tzinfo)
     mod_meta = pm.jsonld.get("dateModified") or pm.meta("article:modified_time", "lastmod", "datemodified",
                                                        "og:updated_time", "dc.date.modified")
     modified = plausible(parse_iso(mod_meta if isinstance(mod_meta, str) else None)) or find_visible_update(root)
@@ -381,6 +413,7 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
         published = modified
 
     author, author_el = _author(pm, root, site_names)
+    author = normalise_author(author)
 
     container = None
     for el in select(root, hints.content_selectors):
@@ -400,6 +433,10 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
         if el is not None and el is not container and el.getparent() is not None:
             drop(el)
 
+    # the container's last few text blocks, where a credit line too short for trafilatura may sit ("<b>PV</b>")
+    closing_blocks = [node_text(el) for el in (container.iter() if container is not None else ())
+                      if isinstance(el.tag, str) and el.tag not in ("a", "script", "style") and leafish(el)
+                      and node_text(el)][-3:]
     # what goes to trafilatura: captions of figures between headline and container, then the container
     parts: list[str] = []
     n_headline_links = headline_links(container)
@@ -443,6 +480,16 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
             lead = out.pop(0)
         elif not any(key in p.casefold() for p in out):
             lead = standfirst
+    # a closing credit line ("Theo Công Hùng (Báo Chính phủ)", "Nguồn: TTXVN", "Thu Hà - TTXVN") says whom the
+    # article is by, better than a CMS account in the metadata: it is the author, and no longer text.  Looked
+    # for in what both readings end with (a short credit line may be one the ensemble let go)
+    credit = _closing_credit(out) or _closing_credit(located) or _closing_credit(floor) \
+        or _closing_credit(closing_blocks)
+    if credit is not None:
+        author = credit[0]
+        out = [p for p in out if p != credit[1]]
+    while out and len(out) > 1 and _TRAILING_LABEL.match(out[-1]):
+        out.pop()  # "Tin liên quan:" whose list of links is gone
     # the byline: a last paragraph of names, or the author's line wherever it was left
     if out and len(out) > 1:
         name = byline_name(out[-1])
@@ -465,7 +512,12 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     if not title:
         return Skipped("no_title", decoded.decode_errors)
     language = pm.language or hints.language
-    refused = _refused_language(hints.languages, language_of(f"{title}\n{lead}\n{text}", pm.language), pm.language)
+    seen_language = language_of(f"{title}\n{lead}\n{text}", pm.language)
+    if seen_language == "vi":
+        # a Vietnamese page's times in Vietnam time, whatever offset its SEO plugin wrote (the same instants)
+        published, modified = (_in_vietnam(published, visible[0] if visible else None),
+                               _in_vietnam(modified, visible[0] if visible else None))
+    refused = _refused_language(hints.languages, seen_language, pm.language)
     if refused:
         return Skipped(f"language_{refused}", decoded.decode_errors)
     canonical = pm.canonical or pm.meta("og:url")

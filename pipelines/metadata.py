@@ -39,6 +39,7 @@ class PageMeta:
     canonical: str | None = None
     language: str | None = None
     html_title: str = ""
+    jsonld_nodes: dict[str, dict[str, Any]] = field(default_factory=dict)  # every JSON-LD node by its @id
 
     def meta(self, *names: str) -> str | None:
         for n in names:
@@ -89,6 +90,8 @@ def read_meta(tree: Any) -> PageMeta:
         except ValueError:
             continue
         for obj in _walk_jsonld(data):
+            if isinstance(obj.get("@id"), str) and len(obj) > 1:
+                pm.jsonld_nodes.setdefault(obj["@id"], obj)
             types = _types(obj)
             if types & _ARTICLE_TYPES and (obj.get("headline") or obj.get("datePublished")):
                 if not best or ("webpage" in _types(best) and "webpage" not in types):
@@ -99,16 +102,22 @@ def read_meta(tree: Any) -> PageMeta:
     return pm
 
 
-def jsonld_authors(obj: dict[str, Any]) -> list[str]:
+def jsonld_authors(obj: dict[str, Any], nodes: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """The names of an article's JSON-LD authors that are people: a name, or given + family name; a reference
+    by ``@id`` (Yoast's ``@graph``) is followed.  Organisations are not people."""
     a = obj.get("author")
     items = a if isinstance(a, list) else [a] if a else []
     names = []
     for it in items:
+        if isinstance(it, dict) and set(it) <= {"@id", "@type"} and isinstance(it.get("@id"), str) and nodes:
+            it = nodes.get(it["@id"], it)
         if isinstance(it, str):
             names.append(clean_text(it))
         elif isinstance(it, dict) and "organization" not in _types(it):
             if isinstance(it.get("name"), str):
                 names.append(clean_text(it["name"]))
+            elif isinstance(it.get("givenName"), str) or isinstance(it.get("familyName"), str):
+                names.append(clean_text(f"{it.get('givenName') or ''} {it.get('familyName') or ''}"))
     return [n for n in names if n]
 
 
@@ -277,7 +286,9 @@ def looks_like_byline(text: str) -> bool:
     if not 1 <= len(words) <= 9:
         return False
     if words[0].casefold() in ("theo", "bài", "tin", "nhóm"):
-        return True
+        words = words[1:]  # "Theo TTXVN", "Nhóm PV" ... but not "Tin liên quan"
+        if not words:
+            return False
     caps = sum(1 for w in words if w[:1].isupper() or w.isupper())
     return caps == len(words) and not t.endswith(".")
 
@@ -317,6 +328,47 @@ _SOCIAL = frozenset({"twitter", "facebook", "instagram", "linkedin", "whatsapp",
                      "telegram", "zalo", "tiktok", "share", "follow", "chia sẻ", "theo dõi"})
 
 
+# credit lines closing a Vietnamese article: the credited person or agency, without the publication it came from
+_CREDIT_LINES = (
+    # "Theo Công Hùng (Báo Chính phủ)", "Theo TTXVN", "Nguồn: TTXVN", "Nguồn: Báo Nhân Dân"
+    re.compile(r"^\(?(?:theo|nguồn\s*[:：]?)\s+(?P<name>[^()]{2,60}?)\s*(?:\((?P<paper>[^()]{2,60})\))?\)?\.?$", re.I),
+    # "Minh Anh (tổng hợp)", "PV (t/h)"
+    re.compile(r"^(?P<name>[^()]{2,50}?)\s*\((?:tổng hợp|t/h|th|lược dịch|dịch)\)\.?$", re.I),
+    # "Nguyễn Văn A - TTXVN", "Thu Hà/VOV"
+    re.compile(r"^(?P<name>[^()\-–/]{2,50}?)\s*(?:[-–/]\s*)(?:TTXVN|VNA|VOV|TTXVN/Vietnam\+|Vietnam\+)\.?$"),
+    # "Bài, ảnh: Thu Hà", "Tin và ảnh: X", "Bài: X"
+    re.compile(r"^(?:bài|tin|ảnh|bài viết)(?:\s*(?:,|và|&)\s*(?:ảnh|video))?\s*[:：]\s*(?P<name>.{2,60})$", re.I),
+)
+_AGENCY_ONLY = re.compile(r"^(?:PV|BTV|CTV|TTXVN|VNA|VOV|VTV|AFP|AP|Reuters|Xinhua)$")
+
+
+def credit_author(line: str) -> str | None:
+    """The credited name of a closing credit line ("Theo Công Hùng (Báo Chính phủ)" -> "Công Hùng", "Nguồn:
+    TTXVN" -> "TTXVN", "Nguyễn Văn A - TTXVN" -> "Nguyễn Văn A", "Minh Anh (tổng hợp)" -> "Minh Anh"), else
+    None.  Only short lines of capitalised names count: "Theo kế hoạch, ..." is a sentence, not a credit."""
+    t = clean_text(line).strip()
+    if not t or len(t) > 90:
+        return None
+    if _AGENCY_ONLY.match(t.strip(" .")):
+        return t.strip(" .")
+    for pat in _CREDIT_LINES:
+        m = pat.match(t)
+        if not m:
+            continue
+        name = m.group("name").strip(" .,:-–")
+        words = [w for w in re.split(r"[\s,&/]+", name) if w]
+        if not 1 <= len(words) <= 8 or any(c in name for c in ".;!?\"“”"):
+            continue
+        if all(w[:1].isupper() or w[:1].isdigit() or w.casefold() in ("và", "và/", "tin", "tức", "điện", "tử")
+               for w in words):
+            return name
+    return None
+
+
+_ACCOUNTS = frozenset({"admin", "administrator", "editor", "biên tập viên", "quản trị", "quản trị viên", "webmaster",
+                       "ban biên tập", "bbt", "author", "tác giả", "by", "bởi", "von", "por", "par"})
+
+
 def normalise_author(name: str | None) -> str | None:
     """The credited name(s) as a reader would write them: no "By"/"Von", no trailing markers or footnote
     digits ("Xiaoying You0,"), no all capitals ("NGUYỄN VĂN AN" -> "Nguyễn Văn An"); share buttons are nobody."""
@@ -325,7 +377,8 @@ def normalise_author(name: str | None) -> str | None:
     t = clean_text(name)
     t = _BY.sub("", t, count=1)
     t = re.sub(r"[\s\d,;.·|*]+$", "", t).strip(" -–—,")
-    if not t or all(w.casefold() in _SOCIAL for w in re.split(r"[\s,/|]+", t) if w):
+    t = credit_author(t) or t  # "Đỗ Lan Thắng - TTXVN" -> "Đỗ Lan Thắng"
+    if not t or all(w.casefold() in _SOCIAL for w in re.split(r"[\s,/|]+", t) if w) or t.casefold() in _ACCOUNTS:
         return None
     if t.isupper() and any(c.isalpha() for c in t) and len(t) > 4:
         t = " ".join(w.capitalize() if w.isupper() and len(w) > 1 else w for w in t.split())

@@ -3,12 +3,20 @@
 ``clean_url`` removes what never changes the page (tracking parameters, fragments, print/AMP switches) and is
 what we request; ``url_key`` additionally folds mirror hosts, case-insensitive paths and trailing slashes and is
 what identifies an article across URL variants.  Both are pure functions of the URL and the source config.
+
+Encoding is w3lib's ``canonicalize_url`` (what Scrapy's duplicate filter uses): percent-escapes are kept as
+the bytes the site sent, upper-cased, never decoded as UTF-8, so ``?tieude=th%F4ng-b%E1o`` and
+``?tieude=th%E2ng-b%E0o`` (windows-1258 portals) stay two URLs; the query is sorted; the host is lower-case
+IDNA.  Only the policy (which parameters, hosts and paths do not matter) is written here.
+
+A URL these functions cannot read (a port that is not a number or above 65535, a broken IPv6 literal) raises
+``BadURL``, a ``ValueError``; ``try_url_key`` gives ``None`` instead, for discovery, which skips and counts it.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import tldextract
 from w3lib.url import canonicalize_url
@@ -20,7 +28,12 @@ TRACKING_PARAMS = frozenset({
 })
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "ga_", "hsa_")
 _AMP_PATH = re.compile(r"(^/amp(?=/))|(/amp/?$)|(\.amp(?=\.html?$|$))", re.I)
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+MAX_URL_CHARS = 2083  # Scrapy's URLLENGTH_LIMIT: a longer URL is never requested
+
+
+class BadURL(ValueError):
+    """A string that is not a usable http(s) URL (bad port, broken IPv6 literal, no host, too long)."""
 
 
 def _is_tracking(name: str, extra: frozenset[str]) -> bool:
@@ -28,25 +41,46 @@ def _is_tracking(name: str, extra: frozenset[str]) -> bool:
     return n in TRACKING_PARAMS or n in extra or n.startswith(TRACKING_PREFIXES)
 
 
+def _param_name(field: str) -> str:
+    # latin-1 maps every byte to one character: a name is compared, never re-encoded
+    return unquote_plus(field.partition("=")[0], encoding="latin-1")
+
+
+def _split(url: str) -> tuple[str, str, str, str]:
+    """(scheme, netloc, path, query) of a URL as given; BadURL when unreadable."""
+    if len(url) > MAX_URL_CHARS:
+        raise BadURL(f"longer than {MAX_URL_CHARS} characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises on a port that is not a number in 0-65535
+    except ValueError as e:
+        raise BadURL(str(e)) from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise BadURL(f"not an http(s) URL with a host: {url[:80]!r}")
+    return scheme, parts.netloc, parts.path, parts.query
+
+
 def clean_url(url: str, ignore_params: tuple[str, ...] | frozenset[str] = ()) -> str:
     """The URL to request: same host and path, minus tracking/print/AMP parameters and the fragment."""
     extra = frozenset(p.lower() for p in ignore_params)
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower().rstrip(".")
+    scheme, netloc, path, query = _split(url.strip())
+    # the policy, on the URL as sent: parameters are dropped by name, the values of the others are untouched
+    query = "&".join(f for f in query.split("&") if f and not _is_tracking(_param_name(f), extra))
+    path = _AMP_PATH.sub("", path) or "/"
     try:
-        host = host.encode("idna").decode("ascii") if host and not host.isascii() else host
-    except UnicodeError:
-        pass
-    netloc = host
-    if parts.port and parts.port != _DEFAULT_PORTS.get(scheme):
-        netloc = f"{host}:{parts.port}"
-    path = _AMP_PATH.sub("", parts.path) or "/"
-    # normalise percent-encoding: decode then re-encode the same way for every variant; an encoded slash
-    # is not a path separator (RFC 3986), so it stays encoded
-    path = "%2F".join(quote(unquote(seg), safe="/:@!$&'()*+,;=-._~") for seg in re.split("%2[Ff]", path))
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k, extra)]
-    return urlunsplit((scheme, netloc, path, urlencode(sorted(query)), ""))
+        out = canonicalize_url(urlunsplit((scheme, netloc, path, query, "")), keep_blank_values=True)
+    except (ValueError, UnicodeError) as e:
+        raise BadURL(str(e)) from None
+    parts = urlsplit(out)
+    netloc = parts.netloc
+    if parts.port is not None and netloc.endswith(f":{parts.port}"):
+        host, port = netloc[: -len(str(parts.port)) - 1], str(parts.port)
+    else:
+        host, port = netloc, ""
+    host = host.rstrip(".") or host  # "x.vn." is x.vn
+    netloc = host if not port or port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
 
 def url_key(url: str, ignore_params: tuple[str, ...] | frozenset[str] = (),
@@ -62,9 +96,19 @@ def url_key(url: str, ignore_params: tuple[str, ...] | frozenset[str] = (),
         netloc = netloc[4:]
     path = u.path.rstrip("/") or "/"
     if case_insensitive:
-        path = path.lower()
+        # escapes stay upper-case (%C4%90): only the letters the server ignores the case of are folded
+        path = re.sub(r"%[0-9a-f]{2}", lambda m: m.group(0).upper(), path.lower())
     # http and https serve the same article: the key carries no scheme
-    return canonicalize_url(urlunsplit(("http", netloc, path, u.query, ""))).removeprefix("http://")
+    return urlunsplit(("http", netloc, path, u.query, "")).removeprefix("http://")
+
+
+def try_url_key(url: str, ignore_params: tuple[str, ...] | frozenset[str] = (),
+                host_aliases: dict[str, str] | None = None, case_insensitive: bool = False) -> str | None:
+    """``url_key``, or None for a URL that cannot be read (discovery skips and counts it, never raises)."""
+    try:
+        return url_key(url, ignore_params, host_aliases, case_insensitive)
+    except ValueError:
+        return None
 
 
 # the Public Suffix List snapshot shipped with tldextract: never fetched at run time
@@ -80,7 +124,10 @@ def registrable_domain(host: str) -> str:
 
 def same_site(a: str, b: str) -> bool:
     """Whether two URLs are on the same registrable site (a rel=canonical we may trust)."""
-    ha, hb = (urlsplit(x).hostname or "" for x in (a, b))
+    try:
+        ha, hb = (urlsplit(x).hostname or "" for x in (a, b))
+    except ValueError:
+        return False
     if not ha or not hb:
         return False
     return registrable_domain(ha) == registrable_domain(hb)

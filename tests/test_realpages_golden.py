@@ -166,9 +166,7 @@ BODY_GAPS = {
     "se-aftonbladet_2026_08_02": "a related headline as lead and a photo credit kept",
 }
 METADATA_GAPS = {
-    "at-derstandard_2024_05_03": "three linked author names run together without separators",
     "be-nieuwsblad_2025_02_02": "the truth credits the site itself",
-    "de-ntv_2025_12_12": "title: the page's headline carries a kicker the truth leaves out",
     "de-spiegelonline_2023_04_28": "title from the visible headline, the truth's from og:title; site as author",
     "de-stuttgarterzeitung_2025_10_25": "title kicker without its colon; the truth credits dpa, the page a writer",
     "de-tonline_2026_04_15": "title kicker; the truth adds the site as a second author",

@@ -36,6 +36,17 @@ BLOCKS = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "p
 _PAGE_BUILDER = re.compile(r"\belementor-[\w-]+|\bwp-block-[\w-]+", re.I)
 
 
+def unbrand(root: Any) -> None:
+    """Page-builder class names out of a subtree (they say "widget" of every box, the article's too)."""
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.get("class") and _PAGE_BUILDER.search(el.get("class")):
+            rest = _PAGE_BUILDER.sub(" ", el.get("class")).split()
+            if rest:
+                el.set("class", " ".join(rest))
+            else:
+                del el.attrib["class"]
+
+
 def cls(el: Any) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}"
 

@@ -42,6 +42,7 @@ from pipelines.clean import (
     select,
     text_len,
     tidy_container,
+    unbrand,
 )
 from pipelines.dates import VN_TZ, iso_has_time, parse_iso, parse_visible
 from pipelines.decode import decode_html, looks_binary
@@ -449,6 +450,9 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
             if fig.get("data-vnarchive") == "caption" and start <= order.get(fig, -1) < cpos \
                     and not inside(fig, container):
                 parts.append(element_html(fig))
+        # trafilatura's own class-name filters must not read a page builder's article boxes
+        # ("elementor-widget-image") as furniture
+        unbrand(container)
         body_html = element_html(container)
         doc = f"<html><head><title></title></head><body><article>{''.join(parts)}{body_html}</article></body></html>"
     else:

@@ -380,7 +380,7 @@ def normalise_author(name: str | None) -> str | None:
     t = credit_author(t) or t  # "Đỗ Lan Thắng - TTXVN" -> "Đỗ Lan Thắng"
     if not t or all(w.casefold() in _SOCIAL for w in re.split(r"[\s,/|]+", t) if w) or t.casefold() in _ACCOUNTS:
         return None
-    if t.isupper() and any(c.isalpha() for c in t) and len(t) > 4:
+    if t.isupper() and any(c.isalpha() for c in t) and len(t.split()) >= 2:  # "TTXVN", "AFP" stay acronyms
         t = " ".join(w.capitalize() if w.isupper() and len(w) > 1 else w for w in t.split())
     return t or None
 

@@ -1,18 +1,33 @@
-"""Extraction off the reactor: a process pool sized to the CPUs, each worker memory-capped, each page timed.
+"""Extraction off the reactor: worker processes, each memory-capped, each page timed, each failure its own.
 
-A page that hangs the parser (pathological markup) or blows past the memory cap costs its worker, not the
-crawl: the pool is replaced and the page is recorded as skipped with the reason.
+Every worker is one process with its own pipe, doing one page at a time: no queue or lock is shared between
+workers, so a page that hangs the parser (pathological markup) or kills its worker (a crash, the memory cap)
+costs that worker and that page only.  The worker is replaced; pages other workers are extracting never
+notice.  A page whose worker died is tried once more on a fresh worker (the kernel's OOM killer, say, picks
+its victim by size, not by guilt); a second death, or a timeout, records the page as skipped with the reason
+(its capture is kept, so ``reextract`` can try again).
+
+Workers die with the crawl: they ignore SIGINT and SIGTERM (the crawl decides when to stop, and a Ctrl-C at
+the terminal reaches the whole process group), and ``PR_SET_PDEATHSIG`` kills them when the crawl process
+dies, ``kill -9`` included.  :meth:`ExtractorPool.stop` abandons every extraction at once (an interrupt:
+those pages are fetched again by a later crawl).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import contextlib
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 import os
+import signal
 import threading
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from typing import Any
 
 from config.sources import Extraction
 from pipelines.items import Extracted, Skipped
@@ -21,6 +36,12 @@ logger = logging.getLogger(__name__)
 
 WORKER_MEMORY_BYTES = 2 * 1024**3
 PAGE_TIMEOUT_S = 30.0
+PR_SET_PDEATHSIG = 1
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+class ExtractionStopped(RuntimeError):
+    """The pool was stopped (the crawl is being interrupted): the page was not extracted."""
 
 
 def _limit_memory() -> None:
@@ -30,6 +51,17 @@ def _limit_memory() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
     except (ImportError, ValueError, OSError):  # not on every platform
         pass
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """SIGKILL this process when its parent dies (Linux); exit now if the parent is already gone."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the crawl's process group and close() still end us
+        pass
+    if os.getppid() != parent_pid:
+        os._exit(0)
 
 
 def _extract(body: bytes, url: str, content_type: str | None, hints: Extraction) -> Extracted | Skipped:
@@ -51,16 +83,90 @@ def _extract(body: bytes, url: str, content_type: str | None, hints: Extraction)
         return Skipped(f"extraction_error:{type(e).__name__}")
 
 
+def _worker_main(conn: Connection, target: Callable[..., Any], parent_pid: int) -> None:
+    """A worker's life: pages in, results out, until the pipe closes."""
+    die_with_parent(parent_pid)
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    _limit_memory()
+    while True:
+        try:
+            args = conn.recv()
+        except (EOFError, OSError):
+            return
+        result = target(*args)
+        try:
+            conn.send(result)
+        except OSError:
+            return
+
+
+@contextlib.contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """A worker is born with SIGINT/SIGTERM blocked (it ignores them before unblocking): a Ctrl-C while it
+    starts up gives no KeyboardInterrupt traceback."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+class WorkerLost(RuntimeError):
+    """The worker process died (or was killed) while it had a page."""
+
+
+class _Worker:
+    def __init__(self, ctx: Any, target: Callable[..., Any], generation: int) -> None:
+        self.generation = generation
+        parent, child = ctx.Pipe(duplex=True)
+        # spawn: never fork a process that runs a reactor and threads
+        self.proc = ctx.Process(target=_worker_main, args=(child, target, os.getpid()), daemon=True,
+                                name=f"vnarchive-extract-{generation}")
+        with _stop_signals_blocked():
+            self.proc.start()
+        child.close()
+        self.conn: Connection = parent
+
+    def run(self, args: tuple[Any, ...], timeout: float) -> Any:
+        try:
+            self.conn.send(args)
+            if not self.conn.poll(timeout):
+                raise TimeoutError
+            return self.conn.recv()
+        except (EOFError, OSError) as e:
+            raise WorkerLost(str(e) or type(e).__name__) from None
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.proc.kill()
+        with contextlib.suppress(Exception):
+            self.proc.join(2)
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    def alive(self) -> bool:
+        return self.proc.is_alive()
+
+
 class ExtractorPool:
     """One per process, shared by every crawler of a `crawl --all`."""
 
     _lock = threading.Lock()
     _instance: ExtractorPool | None = None
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, target: Callable[..., Any] = _extract) -> None:
         self.workers = workers or max(1, os.cpu_count() or 1)
-        self._pool: cf.ProcessPoolExecutor | None = None
-        self._slots: asyncio.Semaphore | None = None
+        self.target = target
+        self._ctx = multiprocessing.get_context("spawn")
+        self._mutex = threading.Lock()
+        self._free = threading.Semaphore(self.workers)  # one page per worker at a time
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self._generation = 0
+        self._stopping = False
+        self._threads: cf.ThreadPoolExecutor | None = None
 
     @classmethod
     def shared(cls) -> ExtractorPool:
@@ -69,54 +175,113 @@ class ExtractorPool:
                 cls._instance = cls()
             return cls._instance
 
-    def _executor(self) -> cf.ProcessPoolExecutor:
-        if self._pool is None:
-            # spawn: never fork a process that runs a reactor and threads
-            self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=_limit_memory)
-        return self._pool
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
-    def _reset(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            for p in list(getattr(pool, "_processes", {}).values()):
-                p.kill()
-            pool.shutdown(wait=False, cancel_futures=True)
+    # -- workers
 
-    async def extract(self, body: bytes, url: str, content_type: str | None, hints: Extraction,
-                      timeout: float = PAGE_TIMEOUT_S) -> Extracted | Skipped:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.workers)
-        # one page per worker at a time, so the timeout measures the page's own work, not the queue
-        async with self._slots:
-            return await self._run(body, url, content_type, hints, timeout)
+    def _take(self) -> _Worker:
+        with self._mutex:
+            if self._stopping:
+                raise ExtractionStopped("the extraction pool is stopping")
+            while self._idle:
+                w = self._idle.pop()
+                if w.alive():
+                    self._busy.add(w)
+                    return w
+                w.kill()
+            self._generation += 1
+            generation = self._generation
+        w = _Worker(self._ctx, self.target, generation)  # outside the mutex: starting takes a moment
+        with self._mutex:
+            if self._stopping:
+                w.kill()
+                raise ExtractionStopped("the extraction pool is stopping")
+            self._busy.add(w)
+        return w
 
-    async def _run(self, body: bytes, url: str, content_type: str | None, hints: Extraction,
-                   timeout: float) -> Extracted | Skipped:
-        try:
-            fut = self._executor().submit(_extract, body, url, content_type, hints)
-            return await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
-        except (TimeoutError, BrokenProcessPool) as e:
-            return self._lost_worker(url, timeout, e)
+    def _give_back(self, w: _Worker) -> None:
+        with self._mutex:
+            self._busy.discard(w)
+            if self._stopping:
+                w.kill()
+            else:
+                self._idle.append(w)
+
+    def _discard(self, w: _Worker) -> None:
+        with self._mutex:
+            self._busy.discard(w)
+        w.kill()
+
+    def worker_pids(self) -> list[int]:
+        with self._mutex:
+            return [w.proc.pid for w in (*self._idle, *self._busy) if w.proc.pid is not None]
+
+    # -- extraction
 
     def extract_blocking(self, body: bytes, url: str, content_type: str | None, hints: Extraction,
                          timeout: float = PAGE_TIMEOUT_S) -> Extracted | Skipped:
-        """The same, for a worker thread (never the reactor): waits for the result."""
+        """Extract one page in a worker (from any thread but the reactor's); waits for a free worker."""
+        while not self._free.acquire(timeout=0.25):
+            if self._stopping:
+                raise ExtractionStopped("the extraction pool is stopping")
         try:
-            return self._executor().submit(_extract, body, url, content_type, hints).result(timeout)
-        except (cf.TimeoutError, BrokenProcessPool) as e:
-            return self._lost_worker(url, timeout, e)
+            for attempt in (1, 2):
+                w = self._take()
+                try:
+                    result = w.run((body, url, content_type, hints), timeout)
+                except TimeoutError:
+                    self._discard(w)
+                    if self._stopping:
+                        raise ExtractionStopped("the extraction pool is stopping") from None
+                    logger.warning("extraction of %s took over %.0f s; its worker was replaced", url, timeout)
+                    return Skipped("extraction_timeout")
+                except WorkerLost:
+                    self._discard(w)
+                    if self._stopping:
+                        raise ExtractionStopped("the extraction pool is stopping") from None
+                    if attempt == 1:
+                        logger.info("the extraction worker died on %s; trying once more on a fresh one", url)
+                        continue
+                    logger.warning("an extraction worker died on %s twice (memory cap?); page skipped", url)
+                    return Skipped("extraction_crashed")
+                self._give_back(w)
+                return result  # type: ignore[no-any-return]
+            raise AssertionError("unreachable")
+        finally:
+            self._free.release()
 
-    def _lost_worker(self, url: str, timeout: float, exc: BaseException) -> Skipped:
-        """A page that hung or killed its worker: restart the pool, skip the page (its capture is kept)."""
-        self._reset()
-        if isinstance(exc, BrokenProcessPool):
-            logger.warning("an extraction worker died on %s (memory cap?); worker pool restarted", url)
-            return Skipped("extraction_crashed")
-        logger.warning("extraction of %s took over %.0f s; worker pool restarted", url, timeout)
-        return Skipped("extraction_timeout")
+    async def extract(self, body: bytes, url: str, content_type: str | None, hints: Extraction,
+                      timeout: float = PAGE_TIMEOUT_S) -> Extracted | Skipped:
+        """The same, awaited on the reactor's event loop (the waiting happens in a thread)."""
+        if self._stopping:
+            raise ExtractionStopped("the extraction pool is stopping")
+        with self._mutex:
+            if self._threads is None:
+                self._threads = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="extract")
+            threads = self._threads
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(threads, self.extract_blocking, body, url, content_type, hints, timeout)
+
+    # -- ending
+
+    def stop(self) -> None:
+        """Abandon every extraction now and refuse new ones (callers get ExtractionStopped)."""
+        with self._mutex:
+            self._stopping = True
+            workers = [*self._idle, *self._busy]
+            self._idle.clear()
+        for w in workers:
+            w.kill()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Stop the workers (idle ones at once, busy ones are killed) and the waiting threads."""
+        self.stop()
+        with self._mutex:
+            threads, self._threads = self._threads, None
+        if threads is not None:
+            threads.shutdown(wait=True, cancel_futures=True)
+        with ExtractorPool._lock:
+            if ExtractorPool._instance is self:
+                ExtractorPool._instance = None  # a later shared() starts afresh

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from storage.models import Article, ArticleUrl, Version
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-FIELDS = ["id", "source", "url", "urls", "title", "lead", "text", "author", "published", "modified", "language",
+FIELDS = ["id", "source", "url", "urls", "title", "lead", "text", "author", "published", "published_day", "modified",
+          "language",
           "version", "versions", "content_sha256", "first_seen", "last_seen", "captured_at", "status",
           "removed_at", "story", "story_first", "extractor", "extractor_version"]
 
@@ -45,6 +46,8 @@ def record(a: Article, v: Version, urls: list[str], versions: int, story_first: 
         "text": v.text,
         "author": v.author,
         "published": iso(v.published, v.utc_offset_minutes),
+        # the publication day as the page states it (its own offset): what "date(published)" should mean
+        "published_day": (iso(v.published, v.utc_offset_minutes) or "")[:10] or None,
         "modified": iso(v.modified, v.utc_offset_minutes),
         "language": v.language,
         "version": v.number,

@@ -680,7 +680,7 @@ def test_export_one_record_per_article(archive) -> None:  # type: ignore[no-unty
                                   URL + "/"}
         assert (r["version"], r["versions"]) == (2, 2)
         assert r["text"].endswith("Cập nhật lúc 12h.")
-        assert r["published"] == "2024-08-25T09:30:00+07:00"
+        assert r["published"] == "2024-08-25T09:30:00+07:00" and r["published_day"] == "2024-08-25"
         assert r["first_seen"] == "2024-08-25T10:00:00+07:00"
         assert r["last_seen"] == "2024-08-25T12:00:00+07:00"
         assert r["captured_at"] == "2024-08-25T12:00:00+07:00"

@@ -110,6 +110,33 @@ def _title_parts(title: str, site_names: list[str]) -> list[str]:
 
 
 
+def _declared_headline(pm: PageMeta, shown: str) -> str:
+    """The headline the publisher declares in its structured data (JSON-LD ``headline``), which leaves out the
+    kicker, the live-blog label and the site's name that pages print around it; the headline shown when the
+    declared one is missing, too short, or a truncation of it (CMSs cut ``headline`` at 110 characters)."""
+    raw = pm.jsonld.get("headline")
+    declared = clean_text(html_lib.unescape(raw)) if isinstance(raw, str) else ""
+    declared = strip_site_suffix(declared, [pm.meta("og:site_name") or ""]) if declared else ""
+    if len(declared) < 10 or looks_like_site_name(declared, [pm.meta("og:site_name") or ""], strict=True):
+        return shown
+    cut = declared.rstrip(".…").rstrip()
+    if shown and (_title_key(shown) == _title_key(declared) or _title_key(shown).startswith(_title_key(cut))):
+        return shown  # the same words (the page's own punctuation wins), or a truncation of the shown one
+    return _without_kicker(declared, pm)
+
+
+def _without_kicker(headline: str, pm: PageMeta) -> str:
+    """A kicker printed before the headline ("Olympische Spiele: …") is not part of it when other metadata
+    gives the headline without it."""
+    seen = _title_key(headline)
+    for raw in (pm.meta("og:title"), pm.meta("twitter:title")):
+        m = clean_text(html_lib.unescape(raw)) if raw else ""
+        km = _title_key(m)
+        if len(km) >= 15 and km != seen and seen.endswith(" " + km):
+            return m
+    return headline
+
+
 def _find_title(tree: Any, pm: PageMeta, hints: Extraction) -> tuple[str, Any | None]:
     """The page's headline: the visible element that agrees with the metadata (og:title, JSON-LD headline,
     <title> with or without its site suffix), else the only long h1, else the metadata without the suffix."""
@@ -386,6 +413,7 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
         drop(el)
 
     title, title_el = _find_title(root, pm, hints)
+    title = _declared_headline(pm, title) if title else title
     site_names = {n.casefold() for n in (pm.meta("og:site_name"), pm.meta("application-name")) if n}
     publisher = pm.jsonld.get("publisher")
     if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import datetime as dt
+import hashlib
 import logging
 from typing import Any
 
@@ -21,7 +22,7 @@ from config.sources import Source
 from pipelines import stories, template
 from pipelines.items import ArchiveOutcome, Extracted, PageStatus, RawPage, Skipped
 from pipelines.urls import clean_url, url_key
-from pipelines.workers import ExtractorPool
+from pipelines.workers import ExtractionStopped, ExtractorPool
 from storage import repo
 from storage.db import is_transient, make_engine, make_session_factory, retrying
 from storage.models import Article
@@ -58,15 +59,28 @@ def same_reading(version: Any, content: repo.Content) -> bool:
 
 
 def _urls(source: Source, raw: RawPage, ex: Extracted | None) -> dict[str, str]:
-    """Every URL this page answers for -> its identity key."""
+    """Every URL this page answers for -> its identity key (a URL that cannot be read is left out)."""
     urls = [raw.url, raw.final_url, *raw.seen_urls, *raw.redirected_from]
     if ex is not None and ex.page_canonical:
         urls.insert(0, ex.page_canonical)
-    return {clean_url(u, source.ignore_params): key_for(source, u) for u in urls if u}
+    out: dict[str, str] = {}
+    for u in urls:
+        try:
+            if u:
+                out[clean_url(u, source.ignore_params)] = key_for(source, u)
+        except ValueError:  # pipelines.urls.BadURL: a rel=canonical with a bad port, say
+            continue
+    return out
 
 
 def _canonical(source: Source, raw: RawPage, ex: Extracted) -> str:
-    return clean_url(ex.page_canonical or raw.final_url or raw.url, source.ignore_params)
+    for u in (ex.page_canonical, raw.final_url, raw.url):
+        try:
+            if u:
+                return clean_url(u, source.ignore_params)
+        except ValueError:
+            continue
+    return raw.url
 
 
 def _validators(headers: dict[str, str]) -> tuple[str | None, str | None]:
@@ -110,12 +124,12 @@ def archive_page(session: Session, source: Source, raw: RawPage, result: Extract
     _seen(session, article, when, etag, last_modified)
     if raw.lastmod is not None:
         article.listed_lastmod = raw.lastmod
-    _detect_move(session, source, article, raw, result, when)
+    moved: dict[str, object] = {"moved": True} if _detect_move(session, source, article, raw, result, when) else {}
     if not changed:
-        return ArchiveOutcome("unchanged", article.id, latest.number if latest else None)
+        return ArchiveOutcome("unchanged", article.id, latest.number if latest else None, extra=moved)
     v = repo.add_version(session, article, content, cap.id, when)
     _link_story(session, article, result.signature, result.shingle_count)
-    return ArchiveOutcome("new" if is_new else "updated", article.id, v.number)
+    return ArchiveOutcome("new" if is_new else "updated", article.id, v.number, extra=moved)
 
 
 def _link_story(session: Session, article: Article, signature: bytes, shingle_count: int) -> None:
@@ -131,17 +145,53 @@ def _link_story(session: Session, article: Article, signature: bytes, shingle_co
 
 
 def _detect_move(session: Session, source: Source, article: Article, raw: RawPage, ex: Extracted,
-                 when: dt.datetime) -> None:
+                 when: dt.datetime) -> bool:
     """A redirect from one of the article's URLs to a new article URL: the article moved there."""
     if not raw.redirected_from:
-        return
+        return False
     new_url = _canonical(source, raw, ex)
     if key_for(source, new_url) == key_for(source, article.canonical_url):
-        return
+        return False
     if session.execute(select(Article.id).where(Article.canonical_url == new_url)).first() is None:
         repo.record_event(session, article.id, "moved", when, f"{article.canonical_url} -> {new_url}")
         article.canonical_url = new_url
         article.status = "moved"
+        return True
+    return False
+
+
+# ---------------------------------------------------------------- the same bytes again: unchanged, unextracted
+
+def archive_same_bytes(session: Session, source: Source, raw: RawPage, sha: str,
+                       run_id: int | None) -> ArchiveOutcome | None:
+    """A page whose body is byte for byte its article's latest capture is ``unchanged``, recorded without
+    extracting it (so no extractor or template change can make it a version); None when it is not such a page."""
+    urls = _urls(source, raw, None)
+    article = session.get(Article, raw.known_article_id) if raw.known_article_id is not None else None
+    if article is None:
+        article = repo.find_article_by_keys(session, list(dict.fromkeys(urls.values())))
+    if article is None or repo.latest_capture_sha(session, article.id) != sha:
+        return None
+    repo.add_urls(session, article.id, urls.items(), raw.fetched_at)
+    repo.store_capture(session, source_id=source.id, run_id=run_id, url=raw.url, final_url=raw.final_url,
+                       status=raw.status, headers=raw.headers, fetched_at=raw.fetched_at, body=raw.body,
+                       outcome="unchanged", article_id=article.id, keep_body=False)
+    _seen(session, article, raw.fetched_at, *_validators(raw.headers))
+    if raw.lastmod is not None:
+        article.listed_lastmod = raw.lastmod
+    return ArchiveOutcome("unchanged", article.id, article.current_version or None, reason="same_bytes")
+
+
+@retrying()
+def write_if_same_bytes(factory: sessionmaker[Session], source: Source, raw: RawPage,
+                        run_id: int | None) -> ArchiveOutcome | None:
+    """``archive_same_bytes`` in its own transaction; a redirected or non-200 page always goes the full way
+    (a move is told from the page)."""
+    if raw.redirected_from or raw.status != 200 or not raw.body:
+        return None
+    sha = hashlib.sha256(raw.body).hexdigest()
+    with factory.begin() as session:
+        return archive_same_bytes(session, source, raw, sha, run_id)
 
 
 def apply_status(session: Session, st: PageStatus, run_id: int | None) -> ArchiveOutcome:
@@ -205,12 +255,22 @@ class ArchivePipeline:
             if isinstance(item, PageStatus):
                 outcome = await asyncio.wrap_future(writer().submit(write_status, self.factory, item, spider.run_id))
             elif isinstance(item, RawPage):
-                ctype = next((v for k, v in item.headers.items() if k.lower() == "content-type"), None)
-                result = await self.pool.extract(item.body, item.final_url, ctype, source.extraction)
-                outcome = await asyncio.wrap_future(
-                    writer().submit(write_page, self.factory, source, item, result, spider.run_id))
+                # the same bytes as the article's latest capture: unchanged, no extraction (hashed in the writer)
+                same = await asyncio.wrap_future(
+                    writer().submit(write_if_same_bytes, self.factory, source, item, spider.run_id))
+                if same is not None:
+                    outcome = same
+                else:
+                    ctype = next((v for k, v in item.headers.items() if k.lower() == "content-type"), None)
+                    result = await self.pool.extract(item.body, item.final_url, ctype, source.extraction)
+                    outcome = await asyncio.wrap_future(
+                        writer().submit(write_page, self.factory, source, item, result, spider.run_id))
             else:
                 return item
+        except ExtractionStopped:
+            # interrupted (crawler.runner stops the pool): not an archive error; a later crawl fetches it again
+            self.stats.inc_value("archive/interrupted")
+            raise DropItem("interrupted before it was extracted", log_level="INFO") from None
         except Exception as e:
             # the page is not marked done anywhere: a later crawl fetches it again
             logger.error("could not archive %s: %s", item.url, e)
@@ -225,12 +285,14 @@ class ArchivePipeline:
         self.stats.inc_value(f"archive/{outcome.kind}")
         if outcome.reason:
             self.stats.inc_value(f"archive/{outcome.kind}/{outcome.reason}")
+        if outcome.extra.get("moved"):
+            self.stats.inc_value("archive/moved")
         return outcome
 
     async def close_spider(self) -> None:
         """Pages archived before the source's template was learnt are re-extracted with it (same captures)."""
         spider = self.crawler.spider
-        if spider.run_id is None or self._closing:
+        if spider.run_id is None or self._closing or self.pool.stopping:  # interrupted: reextract can refine
             return
         try:
             n = await asyncio.wrap_future(writer().submit(refine_run, self.factory, spider.source, spider.run_id))

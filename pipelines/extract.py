@@ -68,6 +68,7 @@ from pipelines.metadata import (
     find_visible_update,
     is_person_name,
     jsonld_authors,
+    jsonld_credited,
     looks_like_byline,
     looks_like_site_name,
     node_text,
@@ -532,6 +533,9 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     if author:
         low = author.casefold()
         out = [p for p in out if not (len(p) <= len(author) + 25 and (byline_name(p) or "").casefold() == low)]
+    else:
+        # no person credited anywhere: the organisation the structured data credits ("DER SPIEGEL", "dpa")
+        author = normalise_author(jsonld_credited(pm.jsonld, pm.jsonld_nodes))
     lead = strip_sapo_tag(lead)
     text = "\n\n".join(out)
     skip_reason = not_article(pm, title, text, root)

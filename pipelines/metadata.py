@@ -121,6 +121,19 @@ def jsonld_authors(obj: dict[str, Any], nodes: dict[str, dict[str, Any]] | None 
     return [n for n in names if n]
 
 
+def jsonld_credited(obj: dict[str, Any], nodes: dict[str, dict[str, Any]] | None = None) -> str | None:
+    """The JSON-LD ``author`` as credited, organisations included ("DER SPIEGEL", "dpa"): for a page that credits
+    no person."""
+    a = obj.get("author")
+    for it in a if isinstance(a, list) else [a] if a else []:
+        if isinstance(it, dict) and set(it) <= {"@id", "@type"} and isinstance(it.get("@id"), str) and nodes:
+            it = nodes.get(it["@id"], it)
+        name = it if isinstance(it, str) else it.get("name") if isinstance(it, dict) else None
+        if isinstance(name, str) and clean_text(name) and not clean_text(name).lower().startswith("http"):
+            return clean_text(name)
+    return None
+
+
 # what a site's name in a <title> looks like: "Báo Nhân Dân", "Cổng TTĐT tỉnh ...", "Sở ...", "...vn", "VnExpress"
 _SITE_NAME = re.compile(
     r"^(?:báo|cổng|trang tin|trang thông tin|tạp chí|đài|sở|bộ|ubnd|ủy ban|uỷ ban|thông tấn|tổng cục|cục|viện|"

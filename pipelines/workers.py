@@ -132,11 +132,12 @@ class _Worker:
     def run(self, args: tuple[Any, ...], timeout: float) -> Any:
         try:
             self.conn.send(args)
-            if not self.conn.poll(timeout):
-                raise TimeoutError
-            return self.conn.recv()
+            ready = self.conn.poll(timeout)
+            if ready:
+                return self.conn.recv()
         except (EOFError, OSError) as e:
             raise WorkerLost(str(e) or type(e).__name__) from None
+        raise TimeoutError(f"no answer within {timeout:.0f} s")
 
     def kill(self) -> None:
         with contextlib.suppress(Exception):

@@ -36,6 +36,16 @@ BLOCKS = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "p
 _PAGE_BUILDER = re.compile(r"\belementor-[\w-]+|\bwp-block-[\w-]+", re.I)
 
 
+_EMBED = re.compile(r"(^|\s)(twitter-tweet|twitter-video|instagram-media|tiktok-embed|fb-post|bluesky-embed)(\s|$)")
+
+
+def drop_embeds(root: Any) -> None:
+    """Embedded social-media posts (the blockquotes their scripts would turn into cards) out of the page."""
+    for el in list(root.iter("blockquote")):
+        if _EMBED.search(el.get("class") or ""):
+            drop(el)
+
+
 def unbrand(root: Any) -> None:
     """Page-builder class names out of a subtree (they say "widget" of every box, the article's too)."""
     for el in root.iter():

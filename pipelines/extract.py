@@ -30,6 +30,7 @@ from pipelines.classify import headline_links, is_listing, language_of, media_on
 from pipelines.clean import (
     cls,
     drop,
+    drop_embeds,
     emphasised,
     figure_cleanup,
     in_link,
@@ -398,7 +399,8 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     except (etree.ParserError, ValueError):
         return Skipped("unparseable", decoded.decode_errors)
     pm = read_meta(root)
-    floor_text = whole_page_text(text_html, url)  # before anything of ours touches the tree
+    drop_embeds(root)  # quoted social posts are not the article's text, in either reading
+    floor_text = whole_page_text(root, url)  # before anything else of ours touches the tree (it reads a copy)
     if len(floor_text) < hints.min_text_chars:
         # a script-rendered page: the article may be only in its hydration data
         hydrated = hydration_html(root)

@@ -87,7 +87,7 @@ def tokens(s: str) -> list[str]:
     return _TOKEN.findall(s.casefold())
 
 
-def whole_page_text(html: str, url: str) -> str:
+def whole_page_text(html: str | Any, url: str) -> str:
     """trafilatura on the whole, untouched page: the floor every cleverer step must beat."""
     text = trafilatura.extract(html, url=url, include_comments=False, include_tables=True, favor_precision=True,
                                deduplicate=False, with_metadata=False, output_format="txt")

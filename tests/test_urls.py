@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from config import load_sources
-from pipelines.urls import clean_url, same_site, url_key
+from pipelines.urls import BadURL, clean_url, same_site, try_url_key, url_key
 
 VNWEB = load_sources(Path(__file__).resolve().parent.parent / "config" / "vnweb.toml")
 BAO, TINH = VNWEB.get("bao"), VNWEB.get("tinh")
@@ -201,3 +201,55 @@ def test_same_site_false(a: str, b: str) -> None:
 ])
 def test_same_site_other_vn_second_level_registries(a: str, b: str) -> None:
     assert same_site(a, b) is False
+
+
+# ---------------------------------------------------------------- encoding: the bytes as the site sent them
+
+def test_windows_1258_escapes_are_distinct_articles() -> None:
+    # a windows-1258 portal: "thông-báo" and "thâng-bào" in its own encoding are two different pages
+    a = "http://tinh.gov.vn/Pages/tin.aspx?tieude=th%F4ng-b%E1o"
+    b = "http://tinh.gov.vn/Pages/tin.aspx?tieude=th%E2ng-b%E0o"
+    assert key(a) != key(b)
+    assert clean_url(a) == a and clean_url(b) == b  # the bytes kept, as sent
+    assert "%EF%BF%BD" not in key(a) + key(b)  # never decoded as UTF-8 (U+FFFD)
+    # the same bytes with lower-case escapes are the same URL
+    assert key(a.replace("%F4", "%f4").replace("%E1", "%e1")) == key(a)
+    # in the path too
+    assert key("http://x.vn/tin/th%F4ng-b%E1o-1.aspx") != key("http://x.vn/tin/th%E2ng-b%E0o-1.aspx")
+
+
+def test_utf8_and_raw_unicode_are_one_url() -> None:
+    raw = "http://x.vn/tin?tieude=thông-báo"
+    assert key(raw) == key("http://x.vn/tin?tieude=th%C3%B4ng-b%C3%A1o") == key(
+        "http://x.vn/tin?tieude=th%c3%b4ng-b%c3%a1o")
+
+
+def test_case_insensitive_paths_keep_escapes_upper_case() -> None:
+    a = url_key("http://x.vn/Tin/%C4%90%C3%A0-N%E1%BA%B5ng-1.aspx", case_insensitive=True)
+    assert a == url_key("http://x.vn/tin/%c4%90%c3%a0-n%e1%ba%b5ng-1.aspx", case_insensitive=True)
+    assert "%C4%90" in a
+
+
+def test_policy_by_hand_encoding_by_w3lib() -> None:
+    # tracking parameters go by name, whatever their values' bytes
+    assert clean_url("http://x.vn/a?tieude=th%F4ng&utm_source=%FF") == "http://x.vn/a?tieude=th%F4ng"
+    # dot segments, query order, host case and the default port
+    assert clean_url("HTTP://X.VN:80/a/./b/../c?b=1&a=2#f") == "http://x.vn/a/c?a=2&b=1"
+    assert clean_url("http://x.vn./a") == "http://x.vn/a"
+    assert key("http://[::1]:8080/bai-viet/a-1") == "[::1]:8080/bai-viet/a-1"
+
+
+@pytest.mark.parametrize("bad", [
+    "http://a.vn:abc/x", "http://a.vn:99999/x", "http://a.vn:-1/x", "http://[::1/x", "http:///x",
+    "ftp://a.vn/x", "http://a.vn/" + "x" * 2100,
+])
+def test_malformed_urls_raise_bad_url_and_try_url_key_gives_none(bad: str) -> None:
+    with pytest.raises(BadURL):
+        url_key(bad)
+    with pytest.raises(ValueError):  # BadURL is a ValueError: callers that catch ValueError keep working
+        clean_url(bad)
+    assert try_url_key(bad) is None
+
+
+def test_a_url_that_used_to_raise_is_keyed() -> None:
+    assert try_url_key("http://[::1]:1/x") == "[::1]:1/x"

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from config import Settings, SourcesError, from_env, load_sources
 from config.sources import SourcesFile
 from crawler.cli_inspect import register as _register_inspect
+from crawler.cli_reextract import register as _register_reextract
 from crawler.cli_scheduler import register as _register_scheduler
 from storage.db import ArchiveError
 
@@ -321,6 +322,7 @@ def diff(
 
 # commands of the other modules come after these in --help: crawl first, as a newcomer needs it
 _register_inspect(app)
+_register_reextract(app)
 _register_scheduler(app)
 
 

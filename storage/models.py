@@ -255,3 +255,20 @@ class TemplatePages(Base):
 
     source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
     pages: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReextractProgress(Base):
+    """How far an interrupted ``vnarchive reextract`` of a source got, so a rerun need not redo it.
+
+    Only a shortcut: re-extraction is idempotent, so a rerun without this row does the same work again and
+    changes nothing twice.  ``fingerprint`` names the extractor code, hints and --since the row was made
+    for; a row with another fingerprint is ignored.  The row goes when the source's run completes.
+    """
+
+    __tablename__ = "reextract_progress"
+
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    phase: Mapped[str] = mapped_column(String(10))  # articles | skipped
+    after_id: Mapped[int] = mapped_column(Integer)  # the last article / skipped_pages id done in that phase
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -21,6 +21,7 @@ from storage.models import (
     ArticleUrl,
     Capture,
     CrawlRun,
+    ReextractProgress,
     SkippedPage,
     SourceRow,
     StoryBand,
@@ -236,3 +237,52 @@ def join_story(session: Session, article_id: int, others: Sequence[tuple[int, in
     story = min(members)
     session.execute(update(Article).where(Article.id.in_(members)).values(story_id=story))
     return story
+
+
+# ---------------------------------------------------------------- re-extraction (pipelines.reextract)
+
+def current_captures(session: Session, source_id: str, after_article_id: int, since: dt.datetime | None,
+                     limit: int) -> list[Any]:
+    """(article id, version number, capture) of the next ``limit`` articles of a source, in id order after
+    ``after_article_id``: the capture each one's current version was extracted from, when its body was kept."""
+    q = (select(Article.id, Version.number, Capture)
+         .join(Version, (Version.article_id == Article.id) & (Version.number == Article.current_version))
+         .join(Capture, Capture.id == Version.capture_id)
+         .where(Article.source_id == source_id, Article.id > after_article_id, Capture.body.is_not(None))
+         .order_by(Article.id).limit(limit))
+    if since is not None:
+        q = q.where(Capture.fetched_at >= since)
+    return list(session.execute(q))
+
+
+def skipped_captures(session: Session, source_id: str, after_skip_id: int, since: dt.datetime | None,
+                     limit: int) -> list[Any]:
+    """(skipped page, capture) of the next ``limit`` skipped URLs of a source whose skipped page was kept."""
+    q = (select(SkippedPage, Capture)
+         .join(Capture, Capture.id == SkippedPage.capture_id)
+         .where(SkippedPage.source_id == source_id, SkippedPage.id > after_skip_id, Capture.body.is_not(None),
+                Capture.outcome.like("skipped:%"))
+         .order_by(SkippedPage.id).limit(limit))
+    if since is not None:
+        q = q.where(Capture.fetched_at >= since)
+    return list(session.execute(q))
+
+
+def delete_skip(session: Session, skip_id: int) -> None:
+    """The URL is an article now: it is no longer listed as skipped."""
+    session.execute(delete(SkippedPage).where(SkippedPage.id == skip_id))
+
+
+def reextract_progress(session: Session, source_id: str) -> ReextractProgress | None:
+    return session.get(ReextractProgress, source_id)
+
+
+def save_reextract_progress(session: Session, source_id: str, fingerprint: str, phase: str, after_id: int,
+                            when: dt.datetime) -> None:
+    values = {"fingerprint": fingerprint, "phase": phase, "after_id": after_id, "updated_at": when}
+    stmt = dialect_insert(session, ReextractProgress).values(source_id=source_id, **values)
+    session.execute(stmt.on_conflict_do_update(index_elements=["source_id"], set_=values))
+
+
+def clear_reextract_progress(session: Session, source_id: str) -> None:
+    session.execute(delete(ReextractProgress).where(ReextractProgress.source_id == source_id))

@@ -49,9 +49,11 @@ def site(db_url: str, session_factory: sessionmaker[Session]) -> Iterator[tuple[
         when=T0 + dt.timedelta(hours=5), html=PLANTED)
     put(f, "http://bao.test/khac", "Tin khác", "Không liên quan.")
     server = make_server(db_url, "127.0.0.1", 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", aid
     server.shutdown()
+    thread.join(10)
     server.server_close()
 
 
@@ -75,7 +77,11 @@ def test_search_article_diff_and_a_planted_script_that_never_runs(site: tuple[st
 
             page.route("http://192.0.2.1/**", outside)
 
+            console: list[str] = []
+            page.on("console", lambda m: console.append(m.text))
             page.goto(base + "/")
+            # the stylesheet (our only resource) loads under the page's CSP: the header is styled
+            assert page.locator("header").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(31, 59, 87)"
             page.fill("input[name=q]", "da nang cau")
             page.keyboard.press("Enter")
             page.wait_for_url("**/?q=*")
@@ -104,6 +110,11 @@ def test_search_article_diff_and_a_planted_script_that_never_runs(site: tuple[st
             (url, headers, body) = raw_responses[-1]
             assert "Bài gốc".encode() in body and headers["content-security-policy"].startswith("sandbox;")
             assert page.evaluate("window.pwned") is None and "PWNED" not in page.title()  # ...and inert
+            framed = next(f for f in page.frames if "/raw" in f.url)
+            assert framed.locator("h1").inner_text() == "Bài gốc"  # shown: our own frame-ancestors allows it
+            # the CSPs blocked only what was planted, never one of our own pages or our stylesheet
+            assert not [m for m in console if "violates" in m and base in m], console
+            assert [m for m in console if "violates" in m and "192.0.2.1/pixel.gif" in m]
 
             # opened directly, not in our iframe: the CSP sandbox still holds
             page.goto(base + f"/article/{aid}/raw?v=1")

@@ -39,6 +39,8 @@ class _Frozen(BaseModel):
         annotation = cls.model_fields[info.field_name].annotation if info.field_name else None
         if isinstance(v, bool) and annotation in (int, float):
             raise ValueError("expected a number, not true/false")
+        if isinstance(v, str) and annotation in (int, float):
+            raise ValueError(f"expected a number, not the string {v!r} (write it without quotes)")
         if annotation is bool and not isinstance(v, bool):
             raise ValueError("expected true or false")
         return v
@@ -65,11 +67,74 @@ def _language_code(code: str, key: str | None = None) -> str:
 
 def _compile_all(patterns: tuple[str, ...]) -> tuple[str, ...]:
     for p in patterns:
+        if not p:
+            raise ValueError("'' is not a pattern: it matches every URL")
         try:
             re.compile(p)
         except re.error as e:
             raise ValueError(f"{p!r} is not a valid regular expression ({e})") from e
     return patterns
+
+
+def _css_all(selectors: tuple[str, ...]) -> tuple[str, ...]:
+    """Every selector must parse: a bad hint would otherwise be ignored, silently, on every page."""
+    from cssselect import GenericTranslator, SelectorError
+
+    for sel in selectors:
+        try:
+            if not sel.strip():
+                raise SelectorError("empty selector")
+            GenericTranslator().css_to_xpath(sel)
+        except SelectorError as e:
+            raise ValueError(f"{sel!r} is not a valid CSS selector ({e})") from None
+    return selectors
+
+
+# a host as allowed_domains names it: a DNS name (IDN allowed), an IPv4 address or a bracketed IPv6 one,
+# optionally with a port (ignored)
+_HOST = re.compile(r"(?:\[[0-9a-fA-F:.]+\]|[^\s/:@*?#\[\]]+)(?::\d{1,5})?")
+
+
+def _host_of_entry(entry: str) -> str:
+    host = entry.strip().lower().rstrip(".")
+    if host.startswith("["):
+        return host[1:host.index("]")]
+    return host.split(":", 1)[0]
+
+
+def _domain(entry: str) -> str:
+    """An ``allowed_domains`` entry checked: a host, not a URL, a wildcard or nothing."""
+    if not entry.strip():
+        raise ValueError("'' is not a host: name each host (\"example.vn\")")
+    if "*" in entry:
+        raise ValueError(f"{entry!r}: wildcards are not hosts; a host already includes its subdomains "
+                         "(\"example.vn\" allows \"m.example.vn\")")
+    if "://" in entry or "/" in entry:
+        host = re.sub(r"^[a-z]+://", "", entry.strip(), flags=re.I).split("/", 1)[0]
+        raise ValueError(f"{entry!r} is a URL, not a host: write {host!r}")
+    if not _HOST.fullmatch(entry.strip()):
+        raise ValueError(f"{entry!r} is not a host name or address")
+    return entry.strip()
+
+
+def _ascii_host(host: str) -> str:
+    host = host.lower().rstrip(".")
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+def _in_domains(url: str, domains: tuple[str, ...]) -> bool:
+    """Is ``url``'s host one of ``domains`` or a subdomain of one (as the crawl's scope check decides)?"""
+    from urllib.parse import urlsplit
+
+    try:
+        host = _ascii_host(urlsplit(url).hostname or "")
+    except ValueError:
+        return False
+    names = [_ascii_host(_host_of_entry(d)) for d in domains]
+    return any(host == d or host.endswith("." + d) for d in names)
 
 
 class Limits(_Frozen):
@@ -106,6 +171,11 @@ class Extraction(_Frozen):
 
     # keys still accepted in files, though no field has their name (checked in [defaults] too)
     legacy_keys: ClassVar[frozenset[str]] = frozenset({"language"})
+
+    @field_validator("content_selectors", "prune_selectors", "title_selectors", "lead_selectors")
+    @classmethod
+    def _selectors(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return _css_all(v)
 
     @model_validator(mode="before")
     @classmethod
@@ -172,6 +242,11 @@ class Source(_Frozen):
         (), description="Sitemaps or sitemap indexes (Google News sitemaps too)."
     )
     sitemaps_from_robots: bool = Field(True, description="When no sitemaps are given, follow the Sitemap: lines of robots.txt.")
+    sitemaps_complete: bool | None = Field(
+        None, description="Whether the sitemaps list every article, so that a live article missing from them is "
+                          "checked for removal. Unset: decided each crawl (a Google News or \"latest\" sitemap, one "
+                          "that failed, or one listing under half the archived articles is partial)."
+    )
     article_patterns: tuple[str, ...] = Field(
         description="Regular expressions (searched in the URL) that mark article pages."
     )
@@ -215,6 +290,11 @@ class Source(_Frozen):
     def _patterns(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         return _compile_all(v)
 
+    @field_validator("allowed_domains")
+    @classmethod
+    def _domains(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_domain(d) for d in v)
+
     @field_validator("start_urls", "feeds", "sitemaps")
     @classmethod
     def _http_urls(cls, v: tuple[str, ...]) -> tuple[str, ...]:
@@ -240,6 +320,12 @@ class Source(_Frozen):
             raise ValueError("a source needs at least one of start_urls, feeds or sitemaps")
         if not self.allowed_domains:
             raise ValueError("allowed_domains must name at least one host")
+        for key in ("start_urls", "feeds", "sitemaps"):
+            # every request of a crawl stays inside allowed_domains: an entry point outside could never be fetched
+            outside = [u for u in getattr(self, key) if not _in_domains(u, self.allowed_domains)]
+            if outside:
+                raise _AtKey(key, f"{outside[0]!r} is outside allowed_domains ({', '.join(self.allowed_domains)}): "
+                                  "add its host there, or remove it")
         return self
 
 

@@ -1,8 +1,15 @@
-"""When a known article is worth fetching again.  Pure: the archive's dates in, a decision out."""
+"""When a known article is worth fetching again.  Pure: the archive's dates in, a decision out.
+
+Every revisit of a run counts against ``revisit.max_per_run``, whatever its reason: a sitemap <lastmod> newer
+than what we archived (``lastmod``), a removed article listed again (``listed_again``), a live article missing
+from a complete sitemap (``vanished``) or an age checkpoint (``age``).  Revisits come after every new article
+of the run (the spider schedules them when nothing else is left), oldest check first.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 
 from config.sources import Revisit
@@ -10,7 +17,7 @@ from config.sources import Revisit
 
 @dataclass(slots=True)
 class KnownArticle:
-    """What the crawl needs to know of an archived article (loaded once per run)."""
+    """What the crawl needs to know of an archived article (asked of the archive when a URL is found)."""
 
     article_id: int
     url: str
@@ -57,3 +64,26 @@ def due_by_age(a: KnownArticle, now: dt.datetime, policy: Revisit) -> bool:
     if age_h > period:
         passed.append(period * int(age_h // period))
     return bool(passed) and max(passed) > last_h
+
+
+def pick_revisits(candidates: Iterable[KnownArticle], now: dt.datetime, policy: Revisit, limit: int,
+                  exclude: Container[int] = (), listed: Container[int] | None = None) -> Iterator[tuple[KnownArticle, str]]:
+    """(article, reason) for at most ``limit`` of ``candidates`` (given oldest check first) worth a revisit:
+    a live one missing from the run's sitemaps when those were complete (``listed`` is then the ids they
+    listed: ``vanished``), or one due by age (``age``); ``exclude`` were requested already this run."""
+    if limit <= 0:
+        return
+    n = 0
+    for k in candidates:
+        if k.status == "moved" or k.article_id in exclude:
+            continue
+        if listed is not None and k.status == "live" and k.article_id not in listed:
+            reason = "vanished"
+        elif due_by_age(k, now, policy):
+            reason = "age"
+        else:
+            continue
+        yield k, reason
+        n += 1
+        if n >= limit:
+            return

@@ -272,3 +272,28 @@ class ReextractProgress(Base):
     phase: Mapped[str] = mapped_column(String(10))  # articles | skipped
     after_id: Mapped[int] = mapped_column(Integer)  # the last article / skipped_pages id done in that phase
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ListingState(Base):
+    """How far one listing of a source (a category and its pages: one ``listing_family``) has been walked.
+
+    ``backfilled_at``: when it was first paged back to ``revisit.backfill_listing_pages`` (or its end) with
+    nothing lost; until then every crawl pages it back again, whatever it already knows.  ``clean_run_id``:
+    the last crawl that walked it to its stop without losing a page; when that is not the source's previous
+    crawl (it was killed, stopped by its page budget, a page failed), the next crawl walks it back again
+    instead of stopping at the first page of known articles, so nothing an interrupted crawl missed is lost.
+    """
+
+    __tablename__ = "listing_state"
+
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    family: Mapped[str] = mapped_column(Text, primary_key=True)
+    backfilled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    clean_run_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# the template's scheduled pruning (pipelines.template.prune_blocks) and its frequent-rows read
+Index("ix_template_blocks_prune", TemplateBlock.source_id, TemplateBlock.pages, TemplateBlock.last_seen)
+# revisits are picked oldest check first, a source at a time, in batches (crawler.revisit_store)
+Index("ix_articles_source_checked", Article.source_id, Article.last_fetched)

@@ -21,6 +21,7 @@ from storage.models import (
     ArticleUrl,
     Capture,
     CrawlRun,
+    ListingState,
     ReextractProgress,
     SkippedPage,
     SourceRow,
@@ -286,3 +287,85 @@ def save_reextract_progress(session: Session, source_id: str, fingerprint: str, 
 
 def clear_reextract_progress(session: Session, source_id: str) -> None:
     session.execute(delete(ReextractProgress).where(ReextractProgress.source_id == source_id))
+
+
+# ---------------------------------------------------------------- the crawl's view of the archive (crawler.revisit_store)
+
+def _known_columns() -> tuple[Any, ...]:
+    return (Article.id, Article.canonical_url, Article.status, Article.published, Article.first_seen,
+            Article.last_fetched, Article.etag, Article.last_modified, Article.modified, Article.listed_lastmod)
+
+
+def known_by_keys(session: Session, source_id: str, keys: Sequence[str]) -> list[Any]:
+    """(key, article fields...) for those of ``keys`` that are URL keys of an article of this source
+    (indexed lookups: the caller batches the keys, a few hundred at a time)."""
+    if not keys:
+        return []
+    stmt = (select(ArticleUrl.key, *_known_columns())
+            .join(Article, Article.id == ArticleUrl.article_id)
+            .where(ArticleUrl.key.in_(list(keys)), Article.source_id == source_id))
+    return list(session.execute(stmt))
+
+
+def revisit_batch(session: Session, source_id: str, after: tuple[dt.datetime | None, int], limit: int,
+                  seen_before: dt.datetime | None = None) -> list[Any]:
+    """The next ``limit`` articles of a source that a revisit may pick, oldest check first: ordered by
+    (last_fetched, id), never-fetched first, moved articles and those first seen since ``seen_before`` (new
+    in this crawl) left out; ``after`` is the last row's (last_fetched, id) of the previous batch ((None, 0) to
+    begin).  Keyset pages over an index."""
+    when, last_id = after
+    base = select(*_known_columns()).where(Article.source_id == source_id, Article.status != "moved")
+    if seen_before is not None:
+        base = base.where(Article.first_seen < seen_before)
+    rows: list[Any] = []
+    if when is None:
+        rows = list(session.execute(base.where(Article.last_fetched.is_(None), Article.id > last_id)
+                                    .order_by(Article.id).limit(limit)))
+        if len(rows) == limit:
+            return rows
+        rest = base.where(Article.last_fetched.is_not(None))
+    else:
+        rest = base.where(or_(Article.last_fetched > when, and_(Article.last_fetched == when, Article.id > last_id)))
+    rows += list(session.execute(rest.order_by(Article.last_fetched, Article.id).limit(limit - len(rows))))
+    return rows
+
+
+def count_live(session: Session, source_id: str) -> int:
+    return int(session.execute(select(func.count()).select_from(Article)
+                               .where(Article.source_id == source_id, Article.status == "live")).scalar_one())
+
+
+def previous_run_id(session: Session, source_id: str, run_id: int | None) -> int | None:
+    """The source's crawl before ``run_id`` (skipped runs, which crawled nothing, do not count)."""
+    q = select(func.max(CrawlRun.id)).where(CrawlRun.source_id == source_id, CrawlRun.status != "skipped")
+    if run_id is not None:
+        q = q.where(CrawlRun.id < run_id)
+    return session.execute(q).scalar_one()
+
+
+def listing_states(session: Session, source_id: str) -> dict[str, tuple[dt.datetime | None, int | None]]:
+    """family -> (backfilled_at, clean_run_id) of every listing of a source walked so far."""
+    rows = session.execute(select(ListingState.family, ListingState.backfilled_at, ListingState.clean_run_id)
+                           .where(ListingState.source_id == source_id))
+    return {f: (b, c) for f, b, c in rows}
+
+
+def save_listing_states(session: Session, source_id: str, run_id: int, walked_back: dict[str, bool],
+                        when: dt.datetime) -> None:
+    """Listings this crawl walked to their stop without losing a page: clean as of ``run_id``; those it paged
+    back as far as a backfill goes (``walked_back``) are backfilled from now on (the first time is kept)."""
+    for family, back in walked_back.items():
+        stmt = dialect_insert(session, ListingState).values(
+            source_id=source_id, family=family, backfilled_at=when if back else None, clean_run_id=run_id,
+            updated_at=when)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=["source_id", "family"],
+            set_={"clean_run_id": run_id, "updated_at": when,
+                  "backfilled_at": func.coalesce(ListingState.backfilled_at, stmt.excluded.backfilled_at)}))
+
+
+def latest_capture_sha(session: Session, article_id: int) -> str | None:
+    """The body sha256 of the article's latest capture that had a body (304s and 404s have none)."""
+    return session.execute(select(Capture.body_sha256)
+                           .where(Capture.article_id == article_id, Capture.body_sha256.is_not(None))
+                           .order_by(Capture.id.desc()).limit(1)).scalar_one_or_none()

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from config.sources import Revisit
-from crawler.revisit import KnownArticle, changed_since_capture, due_by_age
+from crawler.revisit import KnownArticle, changed_since_capture, due_by_age, pick_revisits
 
 T0 = dt.datetime(2024, 8, 1, 0, 0, tzinfo=dt.UTC)
 POLICY = Revisit()  # checkpoints 6, 24, 72, 168, 720 hours
@@ -139,3 +139,121 @@ def test_changed_since_capture_falls_back_to_published() -> None:
 
 def test_changed_since_capture_without_any_reference_trusts_the_lastmod() -> None:
     assert changed_since_capture(known(published=None), T0 - h(1000)) is True
+
+
+# ---------------------------------------------------------------- pick_revisits
+
+def test_pick_revisits_vanished_and_age_within_the_limit() -> None:
+    now = T0 + h(24 * 10)
+    rows = [known(article_id=i, last_fetched=T0 + h(100)) for i in range(1, 6)]  # due: 168 h passed since
+    rows.append(known(article_id=6, last_fetched=now - h(1)))  # fetched an hour ago: not due by age
+    rows.append(known(article_id=7, status="moved"))
+    rows.append(known(article_id=8, status="removed", last_fetched=T0 + h(100)))  # due: may have come back
+    picked = list(pick_revisits(rows, now, POLICY, limit=100, exclude={2}, listed={1, 3}))
+    assert [(k.article_id, why) for k, why in picked] == [(1, "age"), (3, "age"), (4, "vanished"), (5, "vanished"),
+                                                          (6, "vanished"), (8, "age")]
+    # a partial sitemap (listed=None) never marks anything vanished
+    assert [k.article_id for k, _ in pick_revisits(rows, now, POLICY, 100)] == [1, 2, 3, 4, 5, 8]
+    assert len(list(pick_revisits(rows, now, POLICY, limit=2))) == 2
+    assert list(pick_revisits(rows, now, POLICY, limit=0)) == []
+    # revisit.enabled = false: nothing is due by age, a vanished article is still checked
+    off = Revisit(enabled=False)
+    assert [(k.article_id, w) for k, w in pick_revisits(rows, now, off, 100, listed={1, 2, 3, 4, 5})] == [
+        (6, "vanished")]
+
+
+# ---------------------------------------------------------------- a crawl: 3,000 known, a 380-URL news sitemap
+
+KNOWN, NEW, LISTED_KNOWN, BUDGET = 3000, 80, 300, 100
+
+
+def _archive_with_known(db_url: str, base: str, n: int, now: dt.datetime) -> None:
+    """n live articles of source "fixture" (URLs /bai-viet/bai-so-<i>.html), all due by age (published ten days
+    ago, last fetched nine days ago), each with an ETag the site answers 304 to."""
+    from sqlalchemy import insert
+
+    from config.sources import parse_sources
+    from pipelines.archive import key_for
+    from storage import repo
+    from storage.db import make_engine, make_session_factory
+    from storage.models import Article, ArticleUrl
+
+    source = parse_sources(_sources(base)).get("fixture")
+    engine = make_engine(db_url)
+    with make_session_factory(engine).begin() as s:
+        repo.ensure_sources(s, [("fixture", "Báo Thử Nghiệm")])
+        published, fetched = now - h(240), now - h(216)
+        s.execute(insert(Article), [
+            dict(id=i, source_id="fixture", canonical_url=f"{base}/bai-viet/bai-so-{i}.html", status="live",
+                 first_seen=published, last_seen=fetched, last_fetched=fetched, published=published,
+                 current_version=1, etag=f'"k{i}"', listed_lastmod=published) for i in range(1, n + 1)])
+        s.execute(insert(ArticleUrl), [
+            dict(url=f"{base}/bai-viet/bai-so-{i}.html", key=key_for(source, f"{base}/bai-viet/bai-so-{i}.html"),
+                 article_id=i, first_seen=published) for i in range(1, n + 1)])
+    engine.dispose()
+
+
+def _sources(base: str) -> str:
+    return f"""
+[[source]]
+id = "fixture"
+name = "Báo Thử Nghiệm"
+allowed_domains = ["127.0.0.1"]
+sitemaps = ["{base}/sitemaps/google-news.xml"]
+article_patterns = ['/bai-viet/[a-z0-9-]+-\\d+\\.html']
+[source.politeness]
+download_delay = 0
+concurrency = 4
+autothrottle = false
+retries = 0
+[source.revisit]
+max_per_run = {BUDGET}
+"""
+
+
+@pytest.mark.slow
+def test_news_sitemap_revisits_stay_in_budget_after_every_new_article(serve_site, tmp_path, db_url) -> None:
+    from tests.conftest import Page, run_cli
+    from tests.sitefixture import article_html, paragraphs
+
+    now = dt.datetime.now(dt.UTC)
+    pages: dict[str, Page] = {"/robots.txt": Page(b"User-agent: *\nAllow: /\n", headers={"Content-Type": "text/plain"})}
+    for i in range(1, KNOWN + 1):  # known and unchanged: a conditional request answers 304
+        pages[f"/bai-viet/bai-so-{i}.html"] = Page(b"<html>unchanged</html>", headers={
+            "Content-Type": "text/html; charset=utf-8", "ETag": f'"k{i}"'})
+    new = [KNOWN + i for i in range(1, NEW + 1)]
+    for i in new:
+        pages[f"/bai-viet/bai-so-{i}.html"] = Page(
+            article_html(i, f"Tin mới số {i} về hội nghị triển khai nhiệm vụ", paragraphs(i)))
+    # Google News: the latest 380 only (80 new, 300 known with the lastmod we archived them for)
+    day = (now - h(240)).isoformat()
+    entries = [(i, day) for i in range(KNOWN - LISTED_KNOWN + 1, KNOWN + 1)] + [(i, now.isoformat()) for i in new]
+    urls = "".join(f"<url><loc>{{base}}/bai-viet/bai-so-{i}.html</loc><news:news><news:publication>"
+                   f"<news:name>X</news:name><news:language>vi</news:language></news:publication>"
+                   f"<news:publication_date>{d}</news:publication_date><news:title>T</news:title></news:news></url>"
+                   for i, d in entries)
+    pages["/sitemaps/google-news.xml"] = Page(
+        ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+         f'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">{urls}</urlset>').encode(),
+        headers={"Content-Type": "application/xml"})
+    site = serve_site(pages)
+    _archive_with_known(db_url, site.base, KNOWN, now)
+    (tmp_path / "sources.toml").write_text(_sources(site.base), encoding="utf-8")
+    r = run_cli("crawl", "fixture", "--quiet", env={"VNARCHIVE_DB": db_url,
+                                                    "VNARCHIVE_SOURCES": str(tmp_path / "sources.toml")})
+    assert r.returncode == 0, r.stderr
+    paths = [p for p in site.paths_requested() if p.startswith("/bai-viet/")]
+    numbers = [int(p.rsplit("-", 1)[1].split(".")[0]) for p in paths]
+    fetched_new = [i for i in numbers if i > KNOWN]
+    revisits = [i for i in numbers if i <= KNOWN]
+    assert sorted(fetched_new) == new, "every new article is fetched, once"
+    assert 0 < len(revisits) <= BUDGET, "revisits stay within revisit.max_per_run"
+    last_new = max(numbers.index(i) for i in new)
+    assert last_new < min(k for k, i in enumerate(numbers) if i <= KNOWN), "every new article comes first"
+    # a partial (news) sitemap never marks the 2,700 known articles it leaves out as vanished
+    import sqlite3
+
+    con = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    assert con.execute("select count(*) from articles where status = 'removed'").fetchone()[0] == 0
+    assert con.execute("select count(*) from articles").fetchone()[0] == KNOWN + NEW
+    con.close()

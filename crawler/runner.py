@@ -13,7 +13,6 @@ from typing import Any
 from config.settings import Settings
 from config.sources import Source
 from crawler.locks import source_locks
-from crawler.revisit import KnownArticle
 from crawler.settings import base_settings, source_settings
 from pipelines.workers import ExtractorPool
 from storage import repo
@@ -44,6 +43,10 @@ class SourceResult:
     elapsed: float = 0.0
 
 
+# discovery problems worth a line in the summary (a malformed link skipped, a sitemap or feed that is not one)
+DISCOVERY_ERRORS = {"discovery/bad_url", "discovery/sitemap_empty_or_invalid", "discovery/feed_empty_or_invalid"}
+
+
 def summarize(source_id: str, run_id: int, stats: dict[str, Any]) -> SourceResult:
     """Counts and errors-by-kind from a crawler's stats."""
     r = SourceResult(source_id, run_id)
@@ -63,6 +66,10 @@ def summarize(source_id: str, run_id: int, stats: dict[str, Any]) -> SourceResul
             errors["retries_exhausted"] = int(v)
         elif k.startswith("archive/skipped/"):
             errors[f"skipped:{k.rsplit('/', 1)[1]}"] = int(v)
+        elif k.startswith("discovery/article_status/"):  # a new article URL that answered 404, 410...
+            errors[f"article_http_{k.rsplit('/', 1)[1]}"] = int(v)
+        elif k in DISCOVERY_ERRORS or k.startswith("robots/"):  # bad_url, robots:server_error...
+            errors[k.split("/", 1)[1].replace("/", ":")] = int(v)
     r.errors = errors
     r.finish_reason = stats.get("finish_reason")
     start, end = stats.get("start_time"), stats.get("finish_time")
@@ -103,16 +110,6 @@ def reap_stale_runs(factory: Any) -> int:
                 run.status, run.ended_at, run.error = "killed", repo.utcnow(), "the crawl process disappeared"
                 n += 1
     return n
-
-
-def load_known(factory: Any, source: Source) -> dict[str, KnownArticle]:
-    known: dict[str, KnownArticle] = {}
-    with factory() as s:
-        for key, aid, url, status, published, first_seen, last_fetched, etag, last_modified, modified, listed in \
-                repo.known_article_rows(s, source.id):
-            known[key] = KnownArticle(aid, url, status, published, first_seen, last_fetched, etag, last_modified,
-                                      modified, listed)
-    return known
 
 
 def open_archive(settings: Settings) -> Any:
@@ -173,10 +170,10 @@ def _crawl(settings: Settings, factory: Any, sources: list[Source], trigger: str
     crawlers = []
     now = dt.datetime.now(dt.UTC)
     for src in sources:
-        known = load_known(factory, src)
+        # the spider asks the archive what it knows as it finds URLs: nothing per article is loaded here
         spidercls = type(f"SourceSpider_{src.id}", (SourceSpider,), {"custom_settings": source_settings(src)})
         crawler = process.create_crawler(spidercls)
-        process.crawl(crawler, source=src, run_id=run_ids[src.id], known=known, now=now)
+        process.crawl(crawler, source=src, run_id=run_ids[src.id], now=now)
         crawlers.append((src, crawler))
     t0 = time.monotonic()
     display = progress(crawlers) if progress else None

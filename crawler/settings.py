@@ -36,6 +36,9 @@ def base_settings(settings: Settings, log_level: str = "WARNING") -> dict[str, A
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "crawler.middlewares.RetryAfterMiddleware": 550,
+            # robots.txt per RFC 9309 (crawler/robots.py): 5xx or unreachable disallows all, a challenge is named
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "crawler.robots.RobotsPolicyMiddleware": 100,
         },
         "DEPTH_LIMIT": 0,  # the spider counts listing depth itself
         "LOG_LEVEL": log_level,

@@ -31,6 +31,7 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
+from w3lib.url import canonicalize_url
 
 from config.sources import Source
 from crawler.discovery import (
@@ -141,6 +142,7 @@ class SourceSpider(scrapy.Spider):
         self.previous_run: int | None = None
         self.listing_state: dict[str, tuple[Any, Any]] = {}
         self.families: dict[str, Family] = {}
+        self.listings_requested: set[str] = set()  # canonical URLs of the listing pages asked for
         self._revisit_stage = "waiting"  # -> planning -> scheduled
 
     @classmethod
@@ -173,7 +175,9 @@ class SourceSpider(scrapy.Spider):
             yield scrapy.Request(url, callback=self.parse_feed, priority=PRIO_FEED, errback=self.on_error,
                                  dont_filter=True)
         for url in s.start_urls:
-            yield self._listing_request(url, 0, entry=True)
+            entry = self._listing_request(url, 0, entry=True)
+            if entry is not None:
+                yield entry
         if self.retry_urls:
             plan = await off_reactor(self._plan_urls, self.retry_urls)
             self._stat("discovery/bad_url", plan.bad)
@@ -189,7 +193,13 @@ class SourceSpider(scrapy.Spider):
         return scrapy.Request(url, callback=self.parse_sitemap, errback=self.on_sitemap_error,
                               priority=PRIO_SITEMAP, dont_filter=True, meta={"sitemap_root": root})
 
-    def _listing_request(self, url: str, depth: int, entry: bool = False) -> scrapy.Request:
+    def _listing_request(self, url: str, depth: int, entry: bool = False) -> scrapy.Request | None:
+        """None for a listing requested already this run.  Entry requests bypass Scrapy's duplicate filter,
+        which then never learns their URL: the spider remembers every listing it asked for itself."""
+        seen = canonicalize_url(url)
+        if seen in self.listings_requested:
+            return None
+        self.listings_requested.add(seen)
         return scrapy.Request(url, callback=self.parse_listing, errback=self.on_error, priority=PRIO_LISTING,
                               dont_filter=entry, meta={"listing_depth": depth})
 
@@ -382,11 +392,14 @@ class SourceSpider(scrapy.Spider):
                 if not fam.walk and new == 0 and known > 0:
                     self._stat("discovery/listing_stopped_at_known")
                     continue  # reached what we already have: no need to page further back
-                req = self._listing_request(url, depth)
-                req.meta["family"] = family
-                yield req
+                page_req = self._listing_request(url, depth)
+                if page_req is not None:
+                    page_req.meta["family"] = family
+                    yield page_req
             elif depth < limits.max_depth:
-                yield self._listing_request(url, depth + 1)
+                deeper = self._listing_request(url, depth + 1)
+                if deeper is not None:
+                    yield deeper
 
     def parse_article(self, response: Response) -> Iterator[Any]:
         meta = response.meta

@@ -131,3 +131,20 @@ def test_malformed_links_are_skipped_counted_and_the_rest_of_the_page_kept(serve
     (errors,) = con.execute("select errors from crawl_runs order by id desc limit 1").fetchone()
     con.close()
     assert json.loads(errors).get("bad_url") == 3, errors
+
+
+def test_a_start_url_linked_from_another_page_is_fetched_once(serve_site, tmp_path: Path) -> None:
+    pages = {"/robots.txt": Page(b"User-agent: *\nAllow: /\n", headers={"Content-Type": "text/plain"}),
+             "/": Page(listing_html(["/chuyen-muc/tin-tuc", "/bai-viet/bai-so-1.html"])),
+             "/chuyen-muc/tin-tuc": Page(listing_html(["/", "/bai-viet/bai-so-1.html"])),
+             "/bai-viet/bai-so-1.html": Page(article_html(1, "Tin số 1 về hội nghị tổng kết", paragraphs(1)))}
+    site = serve_site(pages)
+    toml = _sources(site.base).replace(f'start_urls = ["{site.base}/"]',
+                                       f'start_urls = ["{site.base}/", "{site.base}/chuyen-muc/tin-tuc"]')
+    toml = toml.replace("article_patterns", "listing_patterns = ['/chuyen-muc/[a-z-]+$', '/$']\narticle_patterns")
+    (tmp_path / "s.toml").write_text(toml, encoding="utf-8")
+    r = run_cli("crawl", "fixture", "--quiet", env={"VNARCHIVE_DB": f"sqlite:///{tmp_path / 'a.db'}",
+                                                    "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")})
+    assert r.returncode == 0, r.stderr
+    paths = site.paths_requested()
+    assert paths.count("/") == 1 and paths.count("/chuyen-muc/tin-tuc") == 1, paths

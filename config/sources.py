@@ -228,6 +228,11 @@ class Revisit(_Frozen):
     backfill_listing_pages: int = Field(
         30, ge=1, description="On a source's first crawl, listing pages followed back (later: until known)."
     )
+    in_turn_without_lastmod: bool = Field(
+        True, description="A live article no sitemap gave a <lastmod> for this crawl is revisited in turn (oldest "
+                          "check first, within max_per_run) rather than only at its age checkpoints: nothing else "
+                          "says when it changed."
+    )
 
 
 class Source(_Frozen):

@@ -2,7 +2,9 @@
 
 Every revisit of a run counts against ``revisit.max_per_run``, whatever its reason: a sitemap <lastmod> newer
 than what we archived (``lastmod``), a removed article listed again (``listed_again``), a live article missing
-from a complete sitemap (``vanished``) or an age checkpoint (``age``).  Revisits come after every new article
+from a complete sitemap (``vanished``), an age checkpoint (``age``), or nothing telling when it changes (no
+sitemap gave it a <lastmod>: ``turn``, so a portal known only by its listings still has its edits and removals
+seen, a budget's worth per crawl).  Revisits come after every new article
 of the run (the spider schedules them when nothing else is left), oldest check first.
 """
 
@@ -67,20 +69,27 @@ def due_by_age(a: KnownArticle, now: dt.datetime, policy: Revisit) -> bool:
 
 
 def pick_revisits(candidates: Iterable[KnownArticle], now: dt.datetime, policy: Revisit, limit: int,
-                  exclude: Container[int] = (), listed: Container[int] | None = None) -> Iterator[tuple[KnownArticle, str]]:
+                  exclude: Container[int] = (), listed: Container[int] | None = None,
+                  signalled: Container[int] | None = None) -> Iterator[tuple[KnownArticle, str]]:
     """(article, reason) for at most ``limit`` of ``candidates`` (given oldest check first) worth a revisit:
     a live one missing from the run's sitemaps when those were complete (``listed`` is then the ids they
-    listed: ``vanished``), or one due by age (``age``); ``exclude`` were requested already this run."""
+    listed: ``vanished``), one due by age (``age``), or, with ``policy.in_turn_without_lastmod``, a live one
+    whose id is not in ``signalled`` (the ids a sitemap gave a <lastmod> for: nothing tells when the others
+    change, so they come in turn: ``turn``); ``exclude`` were requested already this run."""
     if limit <= 0:
         return
     n = 0
+    in_turn = policy.in_turn_without_lastmod and signalled is not None
     for k in candidates:
-        if k.status == "moved" or k.article_id in exclude:
+        if k.article_id in exclude:
             continue
-        if listed is not None and k.status == "live" and k.article_id not in listed:
+        here = k.status in ("live", "moved")  # a moved article lives on at its new URL (k.url)
+        if listed is not None and here and k.article_id not in listed:
             reason = "vanished"
         elif due_by_age(k, now, policy):
             reason = "age"
+        elif in_turn and here and k.article_id not in signalled:  # type: ignore[operator]
+            reason = "turn"
         else:
             continue
         yield k, reason

@@ -102,9 +102,11 @@ class ArchiveView:
             after = (rows[-1][5], rows[-1][0])
 
     def pick_revisits(self, source: Source, now: dt.datetime, limit: int, exclude: Container[int] = (),
-                      listed: Container[int] | None = None) -> list[tuple[KnownArticle, str]]:
+                      listed: Container[int] | None = None,
+                      signalled: Container[int] | None = None) -> list[tuple[KnownArticle, str]]:
         """Revisits for a crawl that started at ``now``: the articles it found new are never picked."""
-        return list(pick_revisits(self.candidates(source.id, now), now, source.revisit, limit, exclude, listed))
+        return list(pick_revisits(self.candidates(source.id, now), now, source.revisit, limit, exclude, listed,
+                                  signalled))
 
     def listing_state(self, source_id: str, run_id: int | None) -> tuple[int | None, dict[str, tuple[Any, Any]]]:
         """(the source's previous crawl, family -> (backfilled_at, clean_run_id))."""

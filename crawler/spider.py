@@ -135,6 +135,7 @@ class SourceSpider(scrapy.Spider):
         self.revisits_left = source.revisit.max_per_run
         self.deferred: list[scrapy.Request] = []  # revisits with a reason found during discovery
         self.listed: set[int] = set()  # known article ids some sitemap listed
+        self.signalled: set[int] = set()  # ... with a <lastmod>: that tells when they change
         self.sitemap_urls = 0  # article URLs read from sitemaps
         self.sitemap_limited = False
         self.sitemaps_done: set[str] = set()
@@ -326,6 +327,8 @@ class SourceSpider(scrapy.Spider):
             k = plan.known.get(f.key)
             if k is not None:
                 self.listed.add(k.article_id)
+                if f.lastmod is not None:
+                    self.signalled.add(k.article_id)
             req = self.article_request(f, k)
             if req is not None:
                 yield req
@@ -475,7 +478,8 @@ class SourceSpider(scrapy.Spider):
         elif self.roots:
             self._stat("discovery/sitemaps_partial")
         # revisit.enabled = false: nothing is due by age (due_by_age); other reasons still count
-        picked = self.store.pick_revisits(self.source, self.now, self.revisits_left, self.revisited, listed)
+        picked = self.store.pick_revisits(self.source, self.now, self.revisits_left, self.revisited, listed,
+                                          self.signalled)
         return [(k, why, source_key(self.source, k.url)) for k, why in picked]
 
     async def _schedule_revisits(self) -> None:

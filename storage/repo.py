@@ -310,11 +310,11 @@ def known_by_keys(session: Session, source_id: str, keys: Sequence[str]) -> list
 def revisit_batch(session: Session, source_id: str, after: tuple[dt.datetime | None, int], limit: int,
                   seen_before: dt.datetime | None = None) -> list[Any]:
     """The next ``limit`` articles of a source that a revisit may pick, oldest check first: ordered by
-    (last_fetched, id), never-fetched first, moved articles and those first seen since ``seen_before`` (new
-    in this crawl) left out; ``after`` is the last row's (last_fetched, id) of the previous batch ((None, 0) to
-    begin).  Keyset pages over an index."""
+    (last_fetched, id), never-fetched first, those first seen since ``seen_before`` (new in this crawl) left
+    out; ``after`` is the last row's (last_fetched, id) of the previous batch ((None, 0) to begin).  Keyset
+    pages over an index."""
     when, last_id = after
-    base = select(*_known_columns()).where(Article.source_id == source_id, Article.status != "moved")
+    base = select(*_known_columns()).where(Article.source_id == source_id)
     if seen_before is not None:
         base = base.where(Article.first_seen < seen_before)
     rows: list[Any] = []
@@ -331,8 +331,9 @@ def revisit_batch(session: Session, source_id: str, after: tuple[dt.datetime | N
 
 
 def count_live(session: Session, source_id: str) -> int:
-    return int(session.execute(select(func.count()).select_from(Article)
-                               .where(Article.source_id == source_id, Article.status == "live")).scalar_one())
+    """Articles of the source still online: live, or moved to a new URL."""
+    return int(session.execute(select(func.count()).select_from(Article).where(
+        Article.source_id == source_id, Article.status.in_(("live", "moved")))).scalar_one())
 
 
 def previous_run_id(session: Session, source_id: str, run_id: int | None) -> int | None:

@@ -42,7 +42,7 @@ def listing_site(delay: float = 0.0) -> dict[str, object]:
     return pages
 
 
-def sources(base: str, max_pages: int = 5000, concurrency: int = 2) -> str:
+def sources(base: str, max_pages: int = 5000, concurrency: int = 2, in_turn: bool = False) -> str:
     return f"""
 [[source]]
 id = "fixture"
@@ -61,6 +61,7 @@ retries = 0
 max_pages = {max_pages}
 [source.revisit]
 backfill_listing_pages = 30
+in_turn_without_lastmod = {str(in_turn).lower()}
 """
 
 

@@ -147,11 +147,11 @@ def test_pick_revisits_vanished_and_age_within_the_limit() -> None:
     now = T0 + h(24 * 10)
     rows = [known(article_id=i, last_fetched=T0 + h(100)) for i in range(1, 6)]  # due: 168 h passed since
     rows.append(known(article_id=6, last_fetched=now - h(1)))  # fetched an hour ago: not due by age
-    rows.append(known(article_id=7, status="moved"))
+    rows.append(known(article_id=7, status="moved", last_fetched=now - h(1)))  # at its new URL: like a live one
     rows.append(known(article_id=8, status="removed", last_fetched=T0 + h(100)))  # due: may have come back
     picked = list(pick_revisits(rows, now, POLICY, limit=100, exclude={2}, listed={1, 3}))
     assert [(k.article_id, why) for k, why in picked] == [(1, "age"), (3, "age"), (4, "vanished"), (5, "vanished"),
-                                                          (6, "vanished"), (8, "age")]
+                                                          (6, "vanished"), (7, "vanished"), (8, "age")]
     # a partial sitemap (listed=None) never marks anything vanished
     assert [k.article_id for k, _ in pick_revisits(rows, now, POLICY, 100)] == [1, 2, 3, 4, 5, 8]
     assert len(list(pick_revisits(rows, now, POLICY, limit=2))) == 2
@@ -159,7 +159,12 @@ def test_pick_revisits_vanished_and_age_within_the_limit() -> None:
     # revisit.enabled = false: nothing is due by age, a vanished article is still checked
     off = Revisit(enabled=False)
     assert [(k.article_id, w) for k, w in pick_revisits(rows, now, off, 100, listed={1, 2, 3, 4, 5})] == [
-        (6, "vanished")]
+        (6, "vanished"), (7, "vanished")]
+    # no sitemap gave 6 and 7 a <lastmod>: nothing says when they change, so they come in turn
+    assert [(k.article_id, w) for k, w in pick_revisits(rows, now, POLICY, 100, signalled={1, 2, 3, 4, 5})] == [
+        (1, "age"), (2, "age"), (3, "age"), (4, "age"), (5, "age"), (6, "turn"), (7, "turn"), (8, "age")]
+    assert [k.article_id for k, _ in pick_revisits(rows, now, Revisit(in_turn_without_lastmod=False), 100,
+                                                   signalled=set())] == [1, 2, 3, 4, 5, 8]
 
 
 # ---------------------------------------------------------------- a crawl: 3,000 known, a 380-URL news sitemap

@@ -47,12 +47,12 @@ class Progress:
 
 def print_summary(results: list[SourceResult], console: Console) -> None:
     t = Table(title="crawl summary")
-    for c in ("source", "status", "pages", "new", "updated", "unchanged", "removed", "skipped", "time"):
+    for c in ("source", "status", "pages", "new", "updated", "unchanged", "removed", "moved", "skipped", "time"):
         t.add_column(c, justify="left" if c in ("source", "status") else "right")
     for r in results:
         t.add_row(r.source_id, r.status if r.status == "finished" else f"{r.status} ({r.finish_reason})",
                   str(r.pages), str(r.new), str(r.updated), str(r.unchanged + r.not_modified), str(r.removed),
-                  str(r.skipped), f"{r.elapsed:.0f} s")
+                  str(r.moved), str(r.skipped), f"{r.elapsed:.0f} s")
     console.print(t)
     for r in results:
         if r.errors:

@@ -38,6 +38,7 @@ class SourceResult:
     unchanged: int = 0
     not_modified: int = 0
     removed: int = 0
+    moved: int = 0
     skipped: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
@@ -51,7 +52,7 @@ def summarize(source_id: str, run_id: int, stats: dict[str, Any]) -> SourceResul
     """Counts and errors-by-kind from a crawler's stats."""
     r = SourceResult(source_id, run_id)
     r.pages = int(stats.get("response_received_count", 0))
-    for kind in ("new", "updated", "unchanged", "not_modified", "removed", "skipped"):
+    for kind in ("new", "updated", "unchanged", "not_modified", "removed", "moved", "skipped"):
         setattr(r, kind, int(stats.get(f"archive/{kind}", 0)))
     errors: dict[str, int] = {}
     for k, v in stats.items():

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -95,13 +96,19 @@ def test_first_crawl_killed_then_later_crawls_archive_everything(serve_site, tmp
     p.wait(30)
     first = _articles(db)
     assert p.returncode == -signal.SIGKILL and 0 < first < N, "the first crawl must be killed mid-way"
+    con = sqlite3.connect(db)
+    archived = {urlsplit(u).path for (u,) in con.execute("select canonical_url from articles")}
+    con.close()
+    before = len([x for x in site.paths_requested() if x.startswith("/bai-viet/")])
     for _ in range(2):
         r = run_cli("crawl", "fixture", "--quiet", env=env)
         assert r.returncode == 0, r.stderr
     assert _articles(db) == N, "every live article once the later crawls are done"
     requested = [x for x in site.paths_requested() if x.startswith("/bai-viet/")]
-    # archived articles are never fetched again; those fetched but not yet archived when killed are
-    assert len(requested) <= 1.5 * N, "known articles are not fetched again"
+    # articles archived before the kill are never fetched again; those fetched but not yet archived when killed
+    # are (how many depends on the extraction backlog at that moment: bounding them is the durable-progress
+    # part of issue 11, measured by accept.py durability, not here)
+    assert not archived & set(requested[before:]), "archived articles are not fetched again"
     assert len(set(requested)) == N
     # the backfill is done now: a further crawl stops at the first page of known articles
     mark = len(site.log)

@@ -34,7 +34,12 @@ from pipelines.items import Extracted, Skipped
 
 logger = logging.getLogger(__name__)
 
-WORKER_MEMORY_BYTES = 2 * 1024**3
+# a worker's address space: 7x what one needs for ordinary pages (about 150 MB), so no process of a crawl
+# grows past 1 GB; a page that needs more is skipped as too_large_to_parse
+WORKER_MEMORY_BYTES = 1024**3
+# larger pages are not parsed at all (lxml needs some 30x a page's size, and such a page is no article
+# anyway): skipped as too_large_to_parse, the raw page kept (trafilatura's own MAX_FILE_SIZE is 20 MB)
+MAX_PARSE_BYTES = 16 * 1024**2
 PAGE_TIMEOUT_S = 30.0
 PR_SET_PDEATHSIG = 1
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -224,6 +229,9 @@ class ExtractorPool:
     def extract_blocking(self, body: bytes, url: str, content_type: str | None, hints: Extraction,
                          timeout: float = PAGE_TIMEOUT_S) -> Extracted | Skipped:
         """Extract one page in a worker (from any thread but the reactor's); waits for a free worker."""
+        if len(body) > MAX_PARSE_BYTES:
+            logger.info("%s: %d bytes, over the %d a page may have to be parsed", url, len(body), MAX_PARSE_BYTES)
+            return Skipped("too_large_to_parse")
         while not self._free.acquire(timeout=0.25):
             if self._stopping:
                 raise ExtractionStopped("the extraction pool is stopping")

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,10 +58,18 @@ class ChildOutcome:
         return how + (": " + " | ".join(self.tail[-5:]) if self.tail else "")
 
 
-def crawl_command(source_id: str, trigger: str, db_url: str, sources_path: Path) -> list[str]:
-    """The child's command line: the same `vnarchive crawl` a user types, so both share one code path."""
+def crawl_command(source_id: str, trigger: str, sources_path: Path) -> list[str]:
+    """The child's command line: the same `vnarchive crawl` a user types, so both share one code path.  The
+    archive's URL is not on it (anyone can read a command line with `ps`, and it may hold a password): it
+    goes in the child's environment (:func:`crawl_env`)."""
     return [sys.executable, "-m", "crawler", "crawl", source_id, "--trigger", trigger, "--quiet",
-            "--db", db_url, "--sources", str(sources_path.resolve())]
+            "--sources", str(sources_path.resolve())]
+
+
+def crawl_env(db_url: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The child's environment: ours, with VNARCHIVE_DB set to the archive the daemon uses (readable only by
+    the user, unlike the command line)."""
+    return {**(os.environ if base is None else base), "VNARCHIVE_DB": db_url}
 
 
 def _transient(exc: BaseException) -> bool:

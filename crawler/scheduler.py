@@ -42,7 +42,7 @@ from sqlalchemy import select
 from config.settings import Settings
 from config.sources import Source, SourcesError, parse_sources
 from crawler.history import VN_TZ, iso, last_successes, source_health
-from crawler.jobs import ChildOutcome, StopRequest, crawl_command, run_child
+from crawler.jobs import ChildOutcome, StopRequest, crawl_command, crawl_env, run_child
 from crawler.locks import Lock, control_dir, daemon_lock, holder, private_dir
 from storage import repo
 from storage.db import make_engine, make_session_factory, retrying
@@ -354,11 +354,12 @@ class Daemon:
     def _crawl(self, src: Source, trigger: str) -> None:
         s = self.settings
         launched = repo.utcnow()
-        cmd = crawl_command(src.id, trigger, s.db_url, self.snapshot)
+        cmd = crawl_command(src.id, trigger, self.snapshot)
         logger.info("%s: starting a %s crawl", src.id, trigger)
         echo = ChildEcho(src.id)
         try:
             outcome = run_child(cmd, s.crawl_timeout, self.stop, self.term_timeout, on_line=echo,
+                                env=crawl_env(s.db_url),  # the URL (and its password) stays off `ps`
                                 on_start=lambda pid: setattr(self.running[src.id], "pid", pid))
         except OSError as e:
             logger.error("%s: cannot launch the crawl: %s", src.id, e)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from crawler import jobs
-from crawler.jobs import ChildOutcome, StopRequest, crawl_command, launch, run_child
+from crawler.jobs import ChildOutcome, StopRequest, crawl_command, crawl_env, launch, run_child
 
 
 def py(code: str) -> list[str]:
@@ -34,11 +34,22 @@ def assert_reaped(pid: int) -> None:
 
 
 def test_crawl_command_is_the_cli_crawl(tmp_path: Path) -> None:
-    cmd = crawl_command("mps", "schedule", "sqlite:///x.db", Path("config/vnweb.toml"))
+    cmd = crawl_command("mps", "schedule", Path("config/vnweb.toml"))
     assert cmd[:4] == [sys.executable, "-m", "crawler", "crawl"]
     assert cmd[4:8] == ["mps", "--trigger", "schedule", "--quiet"]
-    assert cmd[cmd.index("--db") + 1] == "sqlite:///x.db"
     assert Path(cmd[cmd.index("--sources") + 1]).is_absolute()
+
+
+def test_the_database_url_is_passed_by_environment_not_on_the_command_line() -> None:
+    url = "postgresql+psycopg://vnarchive:s3cret@db.internal/archive"
+    cmd = crawl_command("mps", "schedule", Path("config/vnweb.toml"))
+    assert "--db" not in cmd and not any("s3cret" in part for part in cmd)  # `ps` shows argv to everyone
+    env = crawl_env(url, {"PATH": "/usr/bin", "VNARCHIVE_DB": "sqlite:///other.db"})
+    assert env == {"PATH": "/usr/bin", "VNARCHIVE_DB": url}
+    # and a child started with it sees the URL (run_child passes env through)
+    out = run_child(py("import os, sys; sys.stderr.write(os.environ['VNARCHIVE_DB'])"), timeout=30,
+                    env=crawl_env(url))
+    assert out.returncode == 0 and out.tail == (url,)
 
 
 def test_exit_zero() -> None:

@@ -167,9 +167,10 @@ def show_cmd(
             cap = raw_capture(session, v)
             if cap is None:
                 raise UsageFailure(f"article {a.id} version {v.number}: the page's bytes were not kept")
-            from pipelines.decode import decode_html
-
-            sys.stdout.write(decode_html(cap.body, cap.content_type).text)
+            # the bytes as archived (a windows-1258 page stays windows-1258, under its own <meta charset>)
+            sys.stdout.flush()
+            sys.stdout.buffer.write(cap.body)
+            sys.stdout.buffer.flush()
             return
     if json_:
         rec: dict[str, Any] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import SingletonThreadPool
 from tenacity import (
     before_sleep_log,
     retry,
@@ -71,16 +73,91 @@ def _pg_read_only(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_reader(path: Path) -> Engine:
-    """SQLite opened read-only (mode=ro: never creates a file), query_only, deferred BEGIN (a WAL snapshot)."""
-    uri = path.resolve().as_uri() + "?mode=ro"
+    """SQLite opened read-only (mode=ro: never creates a file), query_only, deferred BEGIN (a WAL snapshot).
+
+    On a read-only file system, or a read-only archive whose WAL index (``-shm``) cannot be created, SQLite
+    cannot open it even read-only: it is then opened ``immutable`` (no locks, no WAL index), which is right for
+    a file nothing can be writing to."""
+    resolved = path.resolve()
+    uri = resolved.as_uri() + "?mode=ro"
 
     def connect() -> sqlite3.Connection:
-        return sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        con = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return con
+        except sqlite3.OperationalError as e:
+            con.close()
+            if not _cannot_open_for_reading(e):
+                raise
+        logger.debug("%s cannot be opened read-only with locking; opening it immutable", resolved)
+        return sqlite3.connect(resolved.as_uri() + "?mode=ro&immutable=1", uri=True, check_same_thread=False,
+                               isolation_level=None)
 
-    engine = create_engine("sqlite://", creator=connect)
+    # the URL names the file (for messages); the connections are connect()'s, one per thread as for sqlite://
+    engine = create_engine(f"sqlite:///{resolved}", creator=connect, poolclass=SingletonThreadPool)
     event.listen(engine, "connect", _sqlite_read_only)
     event.listen(engine, "begin", _sqlite_begin_read)
     return engine
+
+
+def _cannot_open_for_reading(e: sqlite3.Error) -> bool:
+    msg = str(e).lower()
+    return any(s in msg for s in ("unable to open", "readonly", "read-only", "disk i/o error"))
+
+
+def describe(target: Engine | str) -> str:
+    """An archive as people know it: the file of an SQLite archive, else the URL without its password."""
+    url = target.url if isinstance(target, Engine) else make_url(target)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return url.database
+    return url.render_as_string(hide_password=True)
+
+
+_checked: set[Path] = set()
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Refuse an existing file that is not a vnarchive archive *before* anything is written to it (the WAL
+    switch of every writer connection would otherwise change a foreign database it then refuses).
+
+    The file is only ever read through SQLite (mode=ro): closing a descriptor of our own on a database file
+    drops every POSIX lock this process holds on it, SQLite's included (then "disk I/O error" or worse)."""
+    key = path.resolve()
+    if key in _checked:
+        return
+    try:
+        if path.stat().st_size == 0:
+            return  # new, empty: becomes the archive
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise ArchiveError(f"{path}: cannot read it: {e.strerror or e}") from None
+    try:
+        con = sqlite3.connect(key.as_uri() + "?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as e:
+        raise ArchiveError(f"{path} is not a usable database ({e}): refusing to touch it") from None
+    if tables and "alembic_version" not in tables:
+        raise ArchiveError(f"{path} holds tables but no vnarchive schema version: refusing to touch a database "
+                           "vnarchive did not create")
+    _checked.add(key)
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty and readable by its owner only if it does not exist; an existing file (and its
+    permissions) is left as it is."""
+    if not path.parent.is_dir():
+        return  # make_engine names the missing directory
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise ArchiveError(f"{path}: cannot create it: {e.strerror or e}") from None
 
 
 def make_engine(db_url: str, readonly: bool = False, **kw: Any) -> Engine:
@@ -100,10 +177,15 @@ def make_engine(db_url: str, readonly: bool = False, **kw: Any) -> Engine:
         if not path.is_file():
             raise ArchiveError(f"{path} does not exist: no archive there (run `vnarchive crawl` first)")
         return _sqlite_reader(path)
+    if path is not None:
+        check_sqlite_file(path)
+        if path.exists() and not os.access(path, os.W_OK):
+            raise ArchiveError(f"{path} is read-only: this command writes to the archive (read-only commands "
+                               "such as export, search and stats work on it)")
     try:
         engine = create_engine(url, **kw)
     except Exception as e:  # a missing driver, say
-        raise ArchiveError(f"cannot open {url.render_as_string(hide_password=True)}: {e}") from None
+        raise ArchiveError(f"cannot open {describe(db_url)}: {e}") from None
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -148,5 +230,4 @@ def table_names(engine: Engine) -> set[str]:
     try:
         return set(inspect(engine).get_table_names())
     except DatabaseError as e:
-        raise ArchiveError(f"{engine.url.render_as_string(hide_password=True)} is not a usable database: "
-                           f"{getattr(e, 'orig', e)}") from None
+        raise ArchiveError(f"{describe(engine)} is not a usable database: {getattr(e, 'orig', e)}") from None

@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Engine
 
-from storage.db import ArchiveError, table_names
+from storage.db import ArchiveError, describe, table_names
 
 logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -38,8 +38,8 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     """Bring the archive to ``revision``; returns (before, after)."""
     tables = table_names(engine)  # raises ArchiveError on a file that is not a database
     if tables and "alembic_version" not in tables:
-        raise ArchiveError(f"{engine.url.render_as_string(hide_password=True)} holds tables but no "
-                           "vnarchive schema version: refusing to touch a database vnarchive did not create")
+        raise ArchiveError(f"{describe(engine)} holds tables but no vnarchive schema version: refusing to touch "
+                           "a database vnarchive did not create")
     before = current_revision(engine)
     check_known(engine, before)
     cfg = alembic_config(engine)
@@ -74,8 +74,7 @@ def ensure_current(engine: Engine) -> None:
 
 def check_current(engine: Engine) -> None:
     if not table_names(engine):
-        raise ArchiveError(f"{engine.url.render_as_string(hide_password=True)} is empty: "
-                           "run `vnarchive crawl` or `vnarchive db upgrade` first")
+        raise ArchiveError(f"{describe(engine)} is empty: run `vnarchive crawl` or `vnarchive db upgrade` first")
     cur, head = current_revision(engine), head_revision(engine)
     check_known(engine, cur)
     if cur != head:

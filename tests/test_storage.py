@@ -206,11 +206,9 @@ def test_garbage_file_is_refused_and_left_unchanged(tmp_path: Path, content: Any
     p = tmp_path / "archive.db"
     p.write_bytes(content())
     before = _sha(p)
-    engine = make_engine(f"sqlite:///{p}")
     with pytest.raises(ArchiveError) as ei:
-        upgrade(engine)
-    engine.dispose()
-    assert "not a usable database" in str(ei.value)
+        upgrade(make_engine(f"sqlite:///{p}"))
+    assert "not a usable database" in str(ei.value) and str(p) in str(ei.value)
     assert _sha(p) == before
     assert sorted(x.name for x in tmp_path.iterdir()) == ["archive.db"]  # nothing created beside it
 
@@ -226,9 +224,9 @@ def test_archive_with_overwritten_header_is_refused_and_left_unchanged(tmp_path:
     for side in ("archive.db-wal", "archive.db-shm"):
         (tmp_path / side).unlink(missing_ok=True)
     before = _sha(p)
-    engine = make_engine(f"sqlite:///{p}")
     with pytest.raises(ArchiveError):
-        upgrade(engine)
+        upgrade(make_engine(f"sqlite:///{p}"))
+    engine = make_engine(f"sqlite:///{p}", readonly=True)
     with pytest.raises(ArchiveError):
         check_current(engine)
     engine.dispose()
@@ -242,12 +240,15 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
     con.execute("INSERT INTO customers VALUES (1, 'a')")
     con.commit()
     con.close()
-    engine = make_engine(f"sqlite:///{p}")
+    before = _sha(p)
     with pytest.raises(ArchiveError) as ei:
-        upgrade(engine)
-    engine.dispose()
-    assert "refusing" in str(ei.value)
+        upgrade(make_engine(f"sqlite:///{p}"))
+    assert "refusing" in str(ei.value) and str(p) in str(ei.value)
+    # refused before anything was written: not switched to WAL, not a byte changed, nothing created beside it
+    assert _sha(p) == before
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["other.db"]
     con = sqlite3.connect(p)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     assert [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["customers"]
     con.close()
 

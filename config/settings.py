@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +27,10 @@ class Settings:
     crawl_timeout: int = 4 * 3600
     stop_grace: int = 60
     log_file: str | None = None
+    # internal address ranges crawls may connect to anyway (tests, the simulator on loopback, an intranet site)
+    allow_addresses: tuple[str, ...] = ()
+    # seconds: a Retry-After up to this slows the host that long; a longer one defers the URL to a later run
+    max_retry_after: int = 120
 
     def with_overrides(self, **kw: Any) -> Settings:
         """A copy with the given fields replaced; None means "not given" (a flag left out)."""
@@ -44,6 +50,19 @@ def _int_env(env: Mapping[str, str], name: str, default: int, minimum: int = 0) 
     return value
 
 
+def _networks_env(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma- or space-separated IP networks (``127.0.0.0/8, ::1``), each checked."""
+    out = []
+    for item in re.split(r"[,\s]+", env.get(name) or ""):
+        if not item:
+            continue
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"{name}={item!r}: expected IP addresses or networks, e.g. 127.0.0.0/8") from None
+    return tuple(out)
+
+
 def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     return Settings(
@@ -55,4 +74,6 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         crawl_timeout=_int_env(env, "VNARCHIVE_CRAWL_TIMEOUT", 4 * 3600, minimum=1),
         stop_grace=_int_env(env, "VNARCHIVE_STOP_GRACE", 60),
         log_file=env.get("VNARCHIVE_LOG_FILE") or None,
+        allow_addresses=_networks_env(env, "VNARCHIVE_ALLOW_ADDRESSES"),
+        max_retry_after=_int_env(env, "VNARCHIVE_MAX_RETRY_AFTER", 120),
     )

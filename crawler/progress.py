@@ -29,7 +29,7 @@ class Progress:
         for src, crawler in self.crawlers:
             st = crawler.stats.get_stats() if crawler.stats else {}
             errs = sum(v for k, v in st.items() if k.startswith(("downloader/exception_type_count/",
-                                                                 "archive/errors/")))
+                                                                 "archive/errors/", "scope/")))
             state = st.get("finish_reason") or ("running" if st else "starting")
             t.add_row(src.id, str(st.get("response_received_count", 0)), str(st.get("archive/new", 0)),
                       str(st.get("archive/updated", 0)),
@@ -50,11 +50,18 @@ def print_summary(results: list[SourceResult], console: Console) -> None:
     for c in ("source", "status", "pages", "new", "updated", "unchanged", "removed", "moved", "skipped", "time"):
         t.add_column(c, justify="left" if c in ("source", "status") else "right")
     for r in results:
-        t.add_row(r.source_id, r.status if r.status == "finished" else f"{r.status} ({r.finish_reason})",
-                  str(r.pages), str(r.new), str(r.updated), str(r.unchanged + r.not_modified), str(r.removed),
-                  str(r.moved), str(r.skipped), f"{r.elapsed:.0f} s")
+        t.add_row(r.source_id, r.status, str(r.pages), str(r.new), str(r.updated), str(r.unchanged + r.not_modified),
+                  str(r.removed), str(r.moved), str(r.skipped), f"{r.elapsed:.0f} s")
     console.print(t)
+    for r in results:
+        if r.status != "finished":
+            # in plain words: "mps: failed: nothing could be reached: 4 requests, 4 given up (timeout ×4)"
+            why = r.failure or (f"finish reason: {r.finish_reason}" if r.finish_reason else "")
+            console.print(f"{r.source_id}: {r.status}" + (f": {why}" if why else ""), markup=False, highlight=False)
     for r in results:
         if r.errors:
             kinds = ", ".join(f"{k}={v}" for k, v in sorted(r.errors.items()))
             console.print(f"{r.source_id}: {kinds}", markup=False, highlight=False)
+    logs = {r.log_file for r in results if r.log_file and (r.errors or r.status != "finished")}
+    for path in sorted(logs):
+        console.print(f"warnings and errors were logged to {path}", markup=False, highlight=False)

@@ -33,18 +33,29 @@ def base_settings(settings: Settings, log_level: str = "WARNING") -> dict[str, A
         "CONCURRENT_REQUESTS": 32,
         "CONCURRENT_ITEMS": 64,
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
+        # Retry-After slows the host (its download slot); a longer wait than this defers the URL to a later run
+        "VNARCHIVE_MAX_RETRY_AFTER": settings.max_retry_after,
         "DOWNLOADER_MIDDLEWARES": {
+            # one door out (crawler/scope.py): every request, redirects and revisits included, before anything
+            # else looks at it (robots.txt fetches included)
+            "crawler.scope.ScopeMiddleware": 40,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "crawler.middlewares.RetryAfterMiddleware": 550,
             # robots.txt per RFC 9309 (crawler/robots.py): 5xx or unreachable disallows all, a challenge is named
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.robots.RobotsPolicyMiddleware": 100,
         },
+        # a host's concurrency honoured with no download delay too (Scrapy 2.19 sends it the whole queue)
+        "DOWNLOADER": "crawler.downloader.PoliteDownloader",
+        # ...and every address a host name resolves to, before Twisted connects
+        "TWISTED_DNS_RESOLVER": "crawler.scope.ScopedResolver",
+        "VNARCHIVE_ALLOW_ADDRESSES": ",".join(settings.allow_addresses),
         "DEPTH_LIMIT": 0,  # the spider counts listing depth itself
         "LOG_LEVEL": log_level,
         "LOG_FORMAT": "%(asctime)s %(levelname)s %(name)s: %(message)s",
         "STATS_DUMP": False,
-        "LOG_INSTALL_ROOT_HANDLER": True,
+        # the runner routes the log (crawler.runner.crawl_logging): a file under a live display, stderr otherwise
+        "LOG_INSTALL_ROOT_HANDLER": False,
     }
 
 

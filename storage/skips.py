@@ -40,6 +40,9 @@ REASONS: dict[str, str] = {
 REASON_PREFIXES: dict[str, str] = {
     "language_": "in a language the source does not list in extraction.languages",
     "extraction_error:": "a bug in the extractor (the raw page is kept)",
+    # recorded by the crawl itself (storage.failures), with no page: every later crawl asks for the URL again
+    "unreachable:": "given up on after its retries (timeout, data_loss, http_429...): asked for again next crawl",
+    "deferred:": "the server asked to wait longer than VNARCHIVE_MAX_RETRY_AFTER: asked for again next crawl",
 }
 # reasons that are judgements, not facts: worth a look, and fixed by a config change or a newer extractor
 DOUBTFUL = ("photo_page", "video_page", "listing_page", "no_article_text", "login_wall", "language_")

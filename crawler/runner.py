@@ -449,6 +449,8 @@ def _crawl(settings: Settings, factory: Any, sources: list[Source], trigger: str
             reactor.callFromThread(process.stop)  # type: ignore[attr-defined]
 
         stopper.graceful = graceful
+        # the workers ready before the first page arrives (pages fetched and not archived are lost to a kill)
+        ExtractorPool.shared().warm(wait=10.0)
         if not stopper.requested:
             display = progress(crawlers) if progress else None
             try:

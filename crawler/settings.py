@@ -32,6 +32,9 @@ def base_settings(settings: Settings, log_level: str = "WARNING") -> dict[str, A
         "MEMUSAGE_WARNING_MB": 1536,
         "CONCURRENT_REQUESTS": 32,
         "CONCURRENT_ITEMS": 64,
+        # fetched pages waiting for extraction, at most (Scrapy: 5 MB): fetching runs far ahead of extraction,
+        # and a page fetched but not yet archived is fetched again after a kill
+        "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 50_000,
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
         # Retry-After slows the host (its download slot); a longer wait than this defers the URL to a later run
         "VNARCHIVE_MAX_RETRY_AFTER": settings.max_retry_after,
@@ -63,6 +66,9 @@ def source_settings(source: Source) -> dict[str, Any]:
     p = source.politeness
     return {
         "CONCURRENT_REQUESTS_PER_DOMAIN": p.concurrency,
+        # requests handed to the downloader at once: enough to keep every host of the source busy, no more (the
+        # rest wait in the scheduler, and are never fetched ahead of what the pipeline can archive)
+        "CONCURRENT_REQUESTS": p.concurrency * max(1, len(source.allowed_domains)),
         "DOWNLOAD_DELAY": p.download_delay,
         "DOWNLOAD_DELAY_JITTER": 0.5 if p.download_delay > 0 else 0,
         "AUTOTHROTTLE_ENABLED": p.autothrottle,

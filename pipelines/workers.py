@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
@@ -95,6 +96,9 @@ def _worker_main(conn: Connection, target: Callable[..., Any], parent_pid: int) 
         signal.signal(sig, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     _limit_memory()
+    if target is _extract:  # the imports (trafilatura, lxml) before the first page, not on it
+        import pipelines.extract  # noqa: F401
+        import pipelines.stories  # noqa: F401
     while True:
         try:
             args = conn.recv()
@@ -173,6 +177,7 @@ class ExtractorPool:
         self._generation = 0
         self._stopping = False
         self._threads: cf.ThreadPoolExecutor | None = None
+        self._spawn: cf.ThreadPoolExecutor | None = None
 
     @classmethod
     def shared(cls) -> ExtractorPool:
@@ -199,13 +204,21 @@ class ExtractorPool:
                 w.kill()
             self._generation += 1
             generation = self._generation
-        w = _Worker(self._ctx, self.target, generation)  # outside the mutex: starting takes a moment
+        # outside the mutex (starting takes a moment), and always from the one spawner thread: PR_SET_PDEATHSIG
+        # fires when the *thread* that started a worker ends, so a short-lived thread would take its worker along
+        w = self._spawner().submit(_Worker, self._ctx, self.target, generation).result()
         with self._mutex:
             if self._stopping:
                 w.kill()
                 raise ExtractionStopped("the extraction pool is stopping")
             self._busy.add(w)
         return w
+
+    def _spawner(self) -> cf.ThreadPoolExecutor:
+        with self._mutex:
+            if self._spawn is None:
+                self._spawn = cf.ThreadPoolExecutor(1, thread_name_prefix="extract-spawner")
+            return self._spawn
 
     def _give_back(self, w: _Worker) -> None:
         with self._mutex:
@@ -219,6 +232,32 @@ class ExtractorPool:
         with self._mutex:
             self._busy.discard(w)
         w.kill()
+
+    def warm(self, wait: float = 0.0) -> None:
+        """Start every worker now and have it read a trivial page (its imports done), so the first pages of a
+        crawl do not wait for them; wait up to ``wait`` seconds for that.  A crawl fetching while no worker is
+        ready only piles up pages that a kill -9 loses."""
+        threads = [threading.Thread(target=self._warm_one, name="extract-warm", daemon=True)
+                   for _ in range(self.workers - len(self._idle) - len(self._busy))]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + wait
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def _warm_one(self) -> None:
+        with self._free:  # a worker slot like any page's: never more than ``workers`` processes
+            try:
+                w = self._take()
+            except ExtractionStopped:
+                return
+            try:
+                w.run((b"<html><body><p>x</p></body></html>", "http://warm.invalid/", "text/html", Extraction()),
+                      PAGE_TIMEOUT_S)
+            except (TimeoutError, WorkerLost):
+                self._discard(w)
+                return
+            self._give_back(w)
 
     def worker_pids(self) -> list[int]:
         with self._mutex:
@@ -289,8 +328,11 @@ class ExtractorPool:
         self.stop()
         with self._mutex:
             threads, self._threads = self._threads, None
+            spawner, self._spawn = self._spawn, None
         if threads is not None:
             threads.shutdown(wait=True, cancel_futures=True)
+        if spawner is not None:
+            spawner.shutdown(wait=True)
         with ExtractorPool._lock:
             if ExtractorPool._instance is self:
                 ExtractorPool._instance = None  # a later shared() starts afresh

@@ -85,6 +85,15 @@ def test_a_worker_killed_once_is_resubmitted_and_succeeds(pool: ExtractorPool, t
     assert flag.exists() and r.reason.startswith("ok:")
 
 
+def test_warm_starts_every_worker_once(pool: ExtractorPool) -> None:
+    pool.warm(wait=30)
+    pids = sorted(pool.worker_pids())
+    assert len(pids) == 2 and all(not gone(p) for p in pids)
+    with cf.ThreadPoolExecutor(2) as ex:
+        used = {pid_of(r) for r in ex.map(lambda _: run(pool, "slow:0.5"), range(4))}
+    assert used <= set(pids), "a warmed pool started more workers"
+
+
 def test_a_worker_cannot_grow_past_its_memory_cap(pool: ExtractorPool) -> None:
     assert run(pool, "alloc").reason == "too_large_to_parse"
     assert run(pool, "fast").reason.startswith("ok:")

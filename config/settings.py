@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_DB = "sqlite:///archive.db"
-DEFAULT_SOURCES = "config/sources.toml"
+# the sources file installed with the package (package data), found wherever the command runs; with
+# `pip install -e .` it is config/sources.toml of the checkout.  VNARCHIVE_SOURCES and --sources win.
+PACKAGED_SOURCES = Path(__file__).resolve().parent / "sources.toml"
+DEFAULT_SOURCES = str(PACKAGED_SOURCES)
 USER_AGENT = "vnarchive/0.1 (+https://github.com/vnarchive/vnarchive; news archiving for research)"
 
 

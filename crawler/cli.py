@@ -36,7 +36,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the archive (default: $VNARCHIVE_DB "
                                            "or sqlite:///archive.db).", show_default=False)]
 SourcesOpt = Annotated[Path | None, typer.Option("--sources", help="Sources file (default: $VNARCHIVE_SOURCES or "
-                                                 "config/sources.toml).", show_default=False)]
+                                                 "the sources.toml installed with vnarchive).", show_default=False)]
 
 
 class UsageFailure(Exception):
@@ -72,6 +72,36 @@ def settings_for(db: str | None = None, sources: Path | None = None) -> Settings
 
 def load(settings: Settings) -> SourcesFile:
     return load_sources(settings.sources_path)
+
+
+def version_line() -> str:
+    """``vnarchive 0.1.0 (Python 3.11.2, Scrapy 2.13.3, trafilatura 2.0.0)``: what a bug report needs."""
+    import platform
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    def of(name: str) -> str:
+        try:
+            return dist_version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (f"vnarchive {of('vnarchive')} (Python {platform.python_version()}, Scrapy {of('scrapy')}, "
+            f"trafilatura {of('trafilatura')})")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(version_line(), markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", help="Print vnarchive's version and exit.",
+                                          callback=_print_version, is_eager=True)] = False,
+) -> None:
+    """Archive Vietnamese ministry and newspaper websites: crawl, keep versions, export."""
 
 
 def _setup_logging(verbose: bool) -> None:

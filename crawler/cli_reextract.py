@@ -111,7 +111,7 @@ def reextract_cmd(
     db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the archive (default: $VNARCHIVE_DB "
                                            "or sqlite:///archive.db).", show_default=False)] = None,
     sources: Annotated[Path | None, typer.Option("--sources", help="Sources file, for each source's extraction "
-                                                "hints (default: $VNARCHIVE_SOURCES or config/sources.toml).",
+                                                "hints (default: $VNARCHIVE_SOURCES or the bundled sources.toml).",
                                                 show_default=False)] = None,
 ) -> None:
     """Re-extract archived pages with the current extractor (never refetches); new versions where content changed."""

@@ -17,7 +17,7 @@ from rich.table import Table
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the archive (default: $VNARCHIVE_DB "
                                            "or sqlite:///archive.db).", show_default=False)]
 SourcesOpt = Annotated[Path | None, typer.Option("--sources", help="Sources file (default: $VNARCHIVE_SOURCES or "
-                                                 "config/sources.toml).", show_default=False)]
+                                                 "the sources.toml installed with vnarchive).", show_default=False)]
 AlertOpt = Annotated[int, typer.Option("--alert-after", envvar="VNARCHIVE_ALERT_AFTER_FAILURES", min=0,
                                        help="Flag a source after this many failed runs in a row (0: never).")]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import re
@@ -19,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from config import Settings, SourcesError, from_env, load_sources
 from config.sources import SourcesFile
+from crawler.cli_export import export_cmd
 from crawler.cli_inspect import register as _register_inspect
 from crawler.cli_reextract import register as _register_reextract
 from crawler.cli_scheduler import register as _register_scheduler
@@ -210,46 +210,8 @@ def db_reindex(db: DbOpt = None) -> None:
 
 # ---------------------------------------------------------------- export
 
-@app.command()
-def export(
-    format_: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")] = "jsonl",
-    versions: Annotated[bool, typer.Option("--versions", help="One record per version, not per article.")] = False,
-    source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
-    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")] = None,
-    db: DbOpt = None,
-) -> None:
-    """Export archived articles (removed ones included) as JSON Lines or CSV."""
-    from storage.db import make_engine, make_session_factory
-    from storage.export import FIELDS, iter_records
-    from storage.migrate import check_current
-
-    if format_ not in ("jsonl", "csv"):
-        fail(f"--format must be jsonl or csv, not {format_!r}")
-    with expected_errors():
-        engine = make_engine(settings_for(db).db_url, readonly=True)
-        check_current(engine)
-        factory = make_session_factory(engine)
-        target = out_file.open("w", encoding="utf-8", newline="") if out_file else sys.stdout
-        n = 0
-        try:
-            with factory() as session:
-                rows = iter_records(session, versions=versions, source=source)
-                if format_ == "jsonl":
-                    for row in rows:
-                        target.write(json.dumps(row, ensure_ascii=False) + "\n")
-                        n += 1
-                else:
-                    w = csv.DictWriter(target, fieldnames=FIELDS)
-                    w.writeheader()
-                    for row in rows:
-                        row["urls"] = " ".join(row["urls"])
-                        w.writerow(row)
-                        n += 1
-        finally:
-            if out_file:
-                target.close()
-    if out_file:
-        err.print(f"{n} {'versions' if versions else 'articles'} written to {out_file}")
+# jsonl, json, csv, warc, wacz: crawler.cli_export
+app.command("export")(export_cmd)
 
 
 # ---------------------------------------------------------------- history

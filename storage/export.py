@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Article, ArticleUrl, Version
+from storage.models import Article, ArticleUrl, SourceRow, Version
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FIELDS = ["id", "source", "url", "urls", "title", "lead", "text", "author", "published", "published_day", "modified",
@@ -25,6 +25,11 @@ def iso(value: dt.datetime | None, offset_minutes: int | None = None) -> str | N
         return None
     tz: dt.tzinfo = VN_TZ if offset_minutes is None else dt.timezone(dt.timedelta(minutes=offset_minutes))
     return value.astimezone(tz).isoformat()
+
+
+def source_ids(session: Session) -> list[str]:
+    """The sources the archive has records of (whether or not the sources file still lists them)."""
+    return list(session.execute(select(SourceRow.id).order_by(SourceRow.id)).scalars())
 
 
 def _urls_by_article(session: Session, ids: list[int]) -> dict[int, list[str]]:

@@ -22,6 +22,7 @@ from crawler.cli_export import export_cmd
 from crawler.cli_inspect import register as _register_inspect
 from crawler.cli_reextract import register as _register_reextract
 from crawler.cli_scheduler import register as _register_scheduler
+from crawler.cli_try import register as _register_try
 from storage.db import ArchiveError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True, rich_markup_mode=None,
@@ -37,6 +38,13 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the a
                                            "or sqlite:///archive.db).", show_default=False)]
 SourcesOpt = Annotated[Path | None, typer.Option("--sources", help="Sources file (default: $VNARCHIVE_SOURCES or "
                                                  "the sources.toml installed with vnarchive).", show_default=False)]
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object instead of text.")]
+
+
+def _emit(record: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 class UsageFailure(Exception):
@@ -180,14 +188,19 @@ def db_upgrade(db: DbOpt = None) -> None:
 
 
 @db_app.command("status")
-def db_status(db: DbOpt = None) -> None:
+def db_status(json_: JsonOpt = False, db: DbOpt = None) -> None:
     """Show the archive's schema version and whether migrations are pending."""
-    from storage.db import make_engine
+    from storage.db import describe, make_engine
     from storage.migrate import current_revision, head_revision
 
     with expected_errors():
         engine = make_engine(settings_for(db).db_url, readonly=True)
         cur, head = current_revision(engine), head_revision(engine)
+        where = describe(engine)
+    if json_:
+        _emit({"archive": where, "backend": engine.dialect.name, "schema": cur, "expected": head,
+               "up_to_date": cur == head})
+        return
     out.print(f"schema {cur or 'none'}; this vnarchive expects {head}" + ("" if cur == head else
               " - run `vnarchive db upgrade`"))
 
@@ -231,22 +244,19 @@ def _archive_session(db: str | None) -> Iterator[Any]:
     engine.dispose()
 
 
-def _find(session: Any, ref: str) -> Any:
-    """By id or URL; URL variants (tracking parameters, AMP, mobile host...) resolve through the source config."""
-    from pipelines.archive import key_for
-    from storage.history import find_article
+def _find(session: Any, ref: str, db: str | None = None) -> Any:
+    """By id or URL, through the one URL identity ``show`` uses too (crawler.cli_inspect.resolve_article)."""
+    from crawler.cli_inspect import resolve_article
+    from storage.history import NotFound
 
-    keys: list[str] = []
-    if "://" in ref:
-        try:
-            keys = [key_for(src, ref) for src in load(from_env()).sources]
-        except SourcesError:
-            keys = []
-    return find_article(session, ref, keys)
+    a = resolve_article(session, ref, db)
+    if a is None:
+        raise NotFound(f"no archived article with id or URL {ref.strip()!r}")
+    return a
 
 
 @app.command()
-def history(article: ArticleArg, db: DbOpt = None) -> None:
+def history(article: ArticleArg, json_: JsonOpt = False, db: DbOpt = None) -> None:
     """List an article's versions and events (removed, reappeared, moved) with their times."""
     from storage.export import iso
     from storage.history import NotFound, events, versions
@@ -254,10 +264,20 @@ def history(article: ArticleArg, db: DbOpt = None) -> None:
     with expected_errors():
         try:
             with _archive_session(db) as session:
-                a = _find(session, article)
+                a = _find(session, article, db)
                 vs, evs = versions(session, a.id), events(session, a.id)
         except NotFound as e:
             raise UsageFailure(str(e)) from None
+    if json_:
+        _emit({"id": a.id, "source": a.source_id, "url": a.canonical_url, "status": a.status,
+               "current_version": a.current_version,
+               "versions": [{"number": v.number, "captured_at": iso(v.created_at), "title": v.title,
+                             "words": len(v.text.split()), "content_sha256": v.content_sha256,
+                             "capture_id": v.capture_id, "published": iso(v.published, v.utc_offset_minutes),
+                             "modified": iso(v.modified, v.utc_offset_minutes),
+                             "extractor_version": v.extractor_version} for v in vs],
+               "events": [{"at": iso(ev.at), "kind": ev.kind, "detail": ev.detail} for ev in evs]})
+        return
     out.print(f"article {a.id} [{a.source_id}] {a.status}: {a.canonical_url}", markup=False, highlight=False)
     t = Table()
     for c in ("version", "captured", "title", "words", "content sha256"):
@@ -276,6 +296,8 @@ def diff(
     v2: Annotated[int | None, typer.Argument(help="Newer version (default: the current one).")] = None,
     color: Annotated[bool, typer.Option("--color/--no-color", help="Colour removed/added words "
                                         "(default: when writing to a terminal).")] = sys.stdout.isatty(),
+    json_: Annotated[bool, typer.Option("--json", help="One JSON object: per changed field, the runs of kept (=), "
+                                        "removed (-) and added (+) text.")] = False,
     db: DbOpt = None,
 ) -> None:
     """Show what changed between two versions of an article, word by word ([-removed-] {+added+})."""
@@ -284,7 +306,7 @@ def diff(
     with expected_errors():
         try:
             with _archive_session(db) as session:
-                a = _find(session, article)
+                a = _find(session, article, db)
                 new = v2 or a.current_version
                 old = v1 or new - 1
                 if old < 1:
@@ -292,6 +314,10 @@ def diff(
                 changes = diff_versions(version(session, a.id, old), version(session, a.id, new))
         except NotFound as e:
             raise UsageFailure(str(e)) from None
+    if json_:
+        _emit({"id": a.id, "from": old, "to": new,
+               "changes": {f: [{"op": ch.op, "text": ch.text} for ch in parts] for f, parts in changes.items()}})
+        return
     out.print(f"article {a.id}: version {old} -> {new}", markup=False, highlight=False)
     if not changes:
         out.print("no difference in title, lead, text, author or dates")
@@ -314,6 +340,7 @@ def diff(
 
 # commands of the other modules come after these in --help: crawl first, as a newcomer needs it
 _register_inspect(app)
+_register_try(app)
 _register_reextract(app)
 _register_scheduler(app)
 

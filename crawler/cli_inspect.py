@@ -7,6 +7,7 @@ crawler.cli calls ``register(app)`` while it is itself being imported, so its he
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,18 +79,14 @@ def search_cmd(
     db: DbOpt = None,
 ) -> None:
     """Find articles by words in their title, lead or text, with or without diacritics."""
-    from sqlalchemy import select
 
-    from crawler.cli import UsageFailure, expected_errors, out
-    from storage.models import SourceRow
+    from crawler.cli import expected_errors, out
     from storage.search import parse_day, search
 
     with expected_errors(), reading(db) as session:
         since_v = parse_day(since, "--since") if since else None
         until_v = parse_day(until, "--until") if until else None
-        if source and session.get(SourceRow, source) is None:
-            known = ", ".join(session.execute(select(SourceRow.id)).scalars())
-            raise UsageFailure(f"no source {source!r} in the archive (known: {known or 'none'})")
+        check_source(session, source, db)
         hits = search(session, " ".join(query), source=source, since=since_v, until=until_v, limit=limit)
     if json_:
         for h in hits:
@@ -113,10 +110,12 @@ def search_cmd(
 
 def _lookup_forms(ref: str, db: str | None) -> tuple[list[str], list[str]]:
     """A URL as given and as the crawler stores it (``clean_url`` with each configured source's parameters),
-    and its identity keys (``key_for``): what ``show`` looks the URL up by.  Not a URL: nothing."""
+    and its identity keys (``key_for`` of each source, and the generic ``url_key``): the one identity ``show``,
+    ``history`` and ``diff`` look a URL up by, so ``?utm_source=…``, ``?fbclid=…``, ``?print=1``, ``#fragment``,
+    a mobile host or a trailing slash find the article.  Not a URL: nothing."""
     from crawler.cli import settings_for
     from pipelines.archive import key_for
-    from pipelines.urls import clean_url
+    from pipelines.urls import clean_url, url_key
 
     ref = ref.strip()
     if "://" not in ref:
@@ -124,14 +123,76 @@ def _lookup_forms(ref: str, db: str | None) -> tuple[list[str], list[str]]:
     try:
         sources = load_sources(settings_for(db).sources_path).sources
     except SourcesError:
-        sources = ()  # the archive can be read without a sources file: the URL's generic cleaning only
+        sources = ()  # the archive can be read without a sources file: the URL's generic rules only
     urls, keys = [ref, ref.rstrip("/")], []
     try:
         urls += [clean_url(ref), *(clean_url(ref, s.ignore_params) for s in sources)]
-        keys = [key_for(s, ref) for s in sources]
+        keys = [*(key_for(s, ref) for s in sources), url_key(ref)]
     except ValueError:  # not a URL after all (a bad port...): looked up as given
         pass
     return list(dict.fromkeys(urls)), list(dict.fromkeys(keys))
+
+
+def resolve_article(session: Session, ref: str, db: str | None = None) -> Any:
+    """The article ``ref`` (an id or any URL form) names, or None."""
+    from storage.inspect import find_article
+
+    urls, keys = _lookup_forms(ref, db)
+    return find_article(session, ref, keys, urls)
+
+
+def check_source(session: Session, source: str | None, db: str | None = None) -> None:
+    """An unknown ``--source`` is a usage error naming the archive's sources (never an empty, successful
+    answer).  A source of the sources file the archive has nothing of yet is known: its answer is empty."""
+    if source is None:
+        return
+    from sqlalchemy import select
+
+    from crawler.cli import UsageFailure, settings_for
+    from storage.models import SourceRow
+
+    if session.get(SourceRow, source) is not None:
+        return
+    try:
+        if source in load_sources(settings_for(db).sources_path).ids:
+            return
+    except SourcesError:
+        pass
+    known = ", ".join(session.execute(select(SourceRow.id).order_by(SourceRow.id)).scalars())
+    raise UsageFailure(f"no source {source!r} in the archive (known: {known or 'none'})")
+
+
+_META = re.compile(r"<meta\b[^>]*>", re.I)
+_META_CHARSET = re.compile(r"(\bcharset\s*=\s*[\"']?)([^\"'\s;/>]+)", re.I)
+_XML_ENCODING = re.compile(r"^(\s*<\?xml\b[^>]*?\bencoding\s*=\s*[\"'])([^\"']+)", re.I)
+_HEAD = re.compile(r"<head\b[^>]*>", re.I)
+
+
+def as_utf8(body: bytes, content_type: str | None) -> bytes:
+    """The page decoded as the extractor decodes it (windows-1258 recognised, NFC), as UTF-8 bytes whose
+    ``<meta charset>`` / ``http-equiv`` / ``<?xml encoding?>`` declarations say utf-8 (one is added after
+    ``<head>`` when the page declared none), so a browser or a file reads it right."""
+    from pipelines.decode import decode_html
+
+    text = decode_html(body, content_type).text.lstrip("\ufeff")
+    declared = False
+
+    def fix_meta(m: re.Match[str]) -> str:
+        nonlocal declared
+        tag = m.group(0)
+        if re.search(r"\bcharset\s*=", tag, re.I) and (re.match(r"<meta\s+charset", tag, re.I)
+                                                       or re.search(r"http-equiv", tag, re.I)):
+            declared = True
+            return _META_CHARSET.sub(lambda c: c.group(1) + "utf-8", tag)
+        return tag
+
+    text = _META.sub(fix_meta, text)
+    text, n_xml = _XML_ENCODING.subn(lambda m: m.group(1) + "utf-8", text)
+    if not declared and not n_xml:
+        head = _HEAD.search(text)
+        at = head.end() if head else 0
+        text = text[:at] + '<meta charset="utf-8">' + text[at:]
+    return text.encode("utf-8")
 
 
 def show_cmd(
@@ -139,19 +200,24 @@ def show_cmd(
                                            show_default=False)],
     version: Annotated[int | None, typer.Option("--version", help="This version instead of the current one.",
                                                 show_default=False)] = None,
-    raw: Annotated[bool, typer.Option("--raw", help="Print the archived HTML the version was extracted from.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Write the archived bytes the version was extracted from, "
+                                      "exactly (their sha256 is the capture's).")] = False,
+    utf8: Annotated[bool, typer.Option("--utf8", help="With --raw: the page decoded as the extractor read it, "
+                                       "written as UTF-8 with its charset declaration saying so.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="One JSON object instead of text.")] = False,
     db: DbOpt = None,
 ) -> None:
     """Show one article: metadata, URLs, story copies, versions and text."""
-    from crawler.cli import UsageFailure, expected_errors, out
+    from crawler.cli import UsageFailure, expected_errors, fail, out
     from storage.export import iso
     from storage.inspect import article_view, find_article, raw_capture
     from storage.skips import skip_of
 
+    if utf8 and not raw:
+        fail("--utf8 goes with --raw")
     with expected_errors(), reading(db) as session:
         urls, keys = _lookup_forms(article, db)
-        a = find_article(session, article, keys)
+        a = find_article(session, article, keys, urls)
         if a is None:
             skip = skip_of(session, urls)
             if skip is not None:
@@ -169,7 +235,7 @@ def show_cmd(
                 raise UsageFailure(f"article {a.id} version {v.number}: the page's bytes were not kept")
             # the bytes as archived (a windows-1258 page stays windows-1258, under its own <meta charset>)
             sys.stdout.flush()
-            sys.stdout.buffer.write(cap.body)
+            sys.stdout.buffer.write(as_utf8(cap.body, cap.content_type) if utf8 else cap.body)
             sys.stdout.buffer.flush()
             return
     if json_:
@@ -233,19 +299,15 @@ def skipped_cmd(
     db: DbOpt = None,
 ) -> None:
     """List pages fetched but not archived as articles, newest first, with why; counts per reason."""
-    from sqlalchemy import select
 
-    from crawler.cli import UsageFailure, expected_errors, out
+    from crawler.cli import expected_errors, out
     from storage.export import iso
-    from storage.models import SourceRow
     from storage.search import day_start, parse_day
     from storage.skips import check_reason, explain, is_doubtful, skipped
 
     with expected_errors(), reading(db) as session:
         since_v = day_start(parse_day(since, "--since")) if since else None
-        if source and session.get(SourceRow, source) is None:
-            known = ", ".join(session.execute(select(SourceRow.id).order_by(SourceRow.id)).scalars())
-            raise UsageFailure(f"no source {source!r} in the archive (known: {known or 'none'})")
+        check_source(session, source, db)
         if reason:
             check_reason(session, reason)
         found = skipped(session, source=source, reason=reason, since=since_v, limit=limit)
@@ -272,18 +334,26 @@ def skipped_cmd(
                        "the source's extraction config or, after an upgrade, run `vnarchive reextract`.", style="dim"))
 
 
-def stats_cmd(json_: JsonOpt = False, db: DbOpt = None) -> None:
+def stats_cmd(
+    source: Annotated[str | None, typer.Option("--source", help="Only this source.", show_default=False)] = None,
+    json_: JsonOpt = False,
+    db: DbOpt = None,
+) -> None:
     """Per-source health: articles, versions, removals, last crawl, last new article, failures."""
     from crawler.cli import expected_errors, out
     from storage.export import iso
     from storage.inspect import RECENT_RUNS, stats
 
     with expected_errors(), reading(db) as session:
+        check_source(session, source, db)
         st = stats(session)
+    if source is not None:
+        st.sources = [s for s in st.sources if s.id == source]
     if json_:
         for s in st.sources:
             _emit(s.record())
-        _emit({"total": st.record()})
+        if source is None:
+            _emit({"total": st.record()})
         return
     t = Table(title="Sources", title_justify="left")
     for col in ("source", "health", "articles", "versions", "removed", "skipped", "last crawl", "last new article",
@@ -294,10 +364,11 @@ def stats_cmd(json_: JsonOpt = False, db: DbOpt = None) -> None:
                   f"{_day(iso(s.last_crawl))} {s.last_crawl_status or ''}".strip() or "never",
                   _day(iso(s.last_new_article)) or "-", f"{s.failures}/{s.recent_runs}")
     out.print(t)
-    size = f"{st.database_bytes / 1e6:.1f} MB" if st.database_bytes is not None else "unknown"
-    out.print(f"{st.articles} articles ({st.removed} removed), {st.versions} versions, {st.captures} captures, "
-              f"{st.runs} crawl runs, {st.skipped} pages skipped (`vnarchive skipped`); database {size}",
-              highlight=False)
+    if source is None:
+        size = f"{st.database_bytes / 1e6:.1f} MB" if st.database_bytes is not None else "unknown"
+        out.print(f"{st.articles} articles ({st.removed} removed), {st.versions} versions, {st.captures} captures, "
+                  f"{st.runs} crawl runs, {st.skipped} pages skipped (`vnarchive skipped`); database {size}",
+                  highlight=False)
     for s in st.sources:
         if s.last_error:
             out.print(Text(f"{s.id}: last failure: {s.last_error.splitlines()[0][:200]}", style="red"))

@@ -122,11 +122,13 @@ def runs(
 ) -> None:
     """List recent crawl runs: source, trigger, start, end, status, exit code, counts, error."""
     from crawler.cli import expected_errors, out, settings_for
+    from crawler.cli_inspect import check_source
     from crawler.history import recent_runs, run_record
 
     with expected_errors():
         factory = _read_archive(settings_for(db).db_url)
         with factory() as s:
+            check_source(s, source, db)
             records = [run_record(r) for r in recent_runs(s, source, limit)]
     if json_:
         for rec in records:

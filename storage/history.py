@@ -19,14 +19,15 @@ class NotFound(LookupError):
     """No article or version answers to what the user gave."""
 
 
-def find_article(session: Session, ref: str, keys: Sequence[str] = ()) -> Article:
-    """An article by id, by any URL it was seen under, or by one of the URL keys the caller computed."""
+def find_article(session: Session, ref: str, keys: Sequence[str] = (), urls: Sequence[str] = ()) -> Article:
+    """An article by id, by any URL it was seen under (``ref`` itself or the cleaned forms of it the caller
+    computed, ``urls``), or by one of the URL keys the caller computed."""
     ref = ref.strip()
     if ref.isdigit():
         a = session.get(Article, int(ref))
         if a is not None:
             return a
-    for cand in dict.fromkeys([ref, ref.rstrip("/")]):
+    for cand in dict.fromkeys([ref, ref.rstrip("/"), *urls]):
         row = session.execute(select(Article).join(ArticleUrl).where(ArticleUrl.url == cand).limit(1)).scalar()
         if row is None:
             row = session.execute(select(Article).where(Article.canonical_url == cand)).scalar()

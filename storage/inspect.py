@@ -42,13 +42,13 @@ class ArticleView:
     version: Version | None  # the one asked for (default: current)
 
 
-def find_article(session: Session, ref: str, keys: Sequence[str] = ()) -> Article | None:
-    """By id, or by any URL (or URL key) it was seen under; None when nothing answers."""
+def find_article(session: Session, ref: str, keys: Sequence[str] = (), urls: Sequence[str] = ()) -> Article | None:
+    """By id, or by any URL (a cleaned form of it, or its URL key) it was seen under; None when nothing answers."""
     from storage.history import NotFound
     from storage.history import find_article as lookup
 
     try:
-        return lookup(session, ref, keys)
+        return lookup(session, ref, keys, urls)
     except NotFound:
         return None
 

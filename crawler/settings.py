@@ -16,7 +16,7 @@ def base_settings(settings: Settings, log_level: str = "WARNING") -> dict[str, A
         "USER_AGENT": settings.user_agent,
         "ROBOTSTXT_OBEY": True,
         "VNARCHIVE_DB": settings.db_url,
-        "ITEM_PIPELINES": {"pipelines.archive.ArchivePipeline": 500},
+        "ITEM_PIPELINES": {"pipelines.pipeline.ArchivePipeline": 500},
         # one door out: http(s) only, nothing listening, no remote control
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "ftp": None, "s3": None},
         "TELNETCONSOLE_ENABLED": False,
@@ -32,9 +32,6 @@ def base_settings(settings: Settings, log_level: str = "WARNING") -> dict[str, A
         "MEMUSAGE_WARNING_MB": 1536,
         "CONCURRENT_REQUESTS": 32,
         "CONCURRENT_ITEMS": 64,
-        # fetched pages waiting for extraction, at most (Scrapy: 5 MB): fetching runs far ahead of extraction,
-        # and a page fetched but not yet archived is fetched again after a kill
-        "SCRAPER_SLOT_MAX_ACTIVE_SIZE": 50_000,
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
         # Retry-After slows the host (its download slot); a longer wait than this defers the URL to a later run
         "VNARCHIVE_MAX_RETRY_AFTER": settings.max_retry_after,

@@ -506,7 +506,7 @@ class SourceSpider(scrapy.Spider):
         walked = {f: True for f, st in self.families.items() if st.fetched and not st.failed}
         if not walked:
             return
-        from pipelines.archive import archive_session_factory, writer
+        from pipelines.pipeline import archive_session_factory, writer
 
         await asyncio.wrap_future(writer().submit(
             save_listing_state, archive_session_factory(self.db_url), self.source.id, self.run_id, walked,

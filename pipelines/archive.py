@@ -1,30 +1,26 @@
 """Archive an extracted page: find its article (URL variants, exact copies), add a version if it changed.
 
-``archive_page`` is the core, run in one transaction: capture, article, URLs and version are committed
-together or not at all, so a kill at any moment loses nothing committed and duplicates nothing.
+A fetched page is committed first, as a *pending* capture (``write_fetched``; ``storage.pending``), then
+extracted in a worker process, then archived by ``archive_page`` in one transaction: the capture settled,
+article, URLs and version together or not at all.  So a kill at any moment loses nothing committed and
+duplicates nothing, and a page fetched before a kill is archived by the next crawl from its stored bytes
+(``ArchivePipeline.open_spider``), not fetched again.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures as cf
 import datetime as dt
-import hashlib
 import logging
 from typing import Any
 
-from scrapy.exceptions import DropItem, NotConfigured
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from config.sources import Source
 from pipelines import stories, template
 from pipelines.items import ArchiveOutcome, Extracted, PageStatus, RawPage, Skipped
 from pipelines.urls import clean_url, url_key
-from pipelines.workers import ExtractionStopped, ExtractorPool
-from storage import repo
-from storage.db import is_transient, make_engine, make_session_factory, retrying
+from storage import pending, repo
 from storage.models import Article
 
 logger = logging.getLogger(__name__)
@@ -88,13 +84,25 @@ def _validators(headers: dict[str, str]) -> tuple[str | None, str | None]:
     return low.get("etag"), low.get("last-modified")
 
 
+def _capture(session: Session, source: Source, raw: RawPage, run_id: int | None, capture_id: int | None, *,
+             outcome: str, article_id: int | None = None, decode_errors: int = 0, keep_body: bool = True) -> Any:
+    """The page's capture: its pending capture settled, or (a page archived straight away) a new one."""
+    if capture_id is not None:
+        return pending.settle(session, capture_id, outcome=outcome, article_id=article_id,
+                              decode_errors=decode_errors, keep_body=keep_body)
+    return repo.store_capture(session, source_id=source.id, run_id=run_id, url=raw.url, final_url=raw.final_url,
+                              status=raw.status, headers=raw.headers, fetched_at=raw.fetched_at, body=raw.body,
+                              outcome=outcome, article_id=article_id, decode_errors=decode_errors,
+                              keep_body=keep_body)
+
+
 def archive_page(session: Session, source: Source, raw: RawPage, result: Extracted | Skipped,
-                 run_id: int | None) -> ArchiveOutcome:
+                 run_id: int | None, capture_id: int | None = None) -> ArchiveOutcome:
+    """Archive one extracted page; ``capture_id`` is its pending capture, when it was stored on fetch."""
     when = raw.fetched_at
     if isinstance(result, Skipped):
-        cap = repo.store_capture(session, source_id=source.id, run_id=run_id, url=raw.url, final_url=raw.final_url,
-                                 status=raw.status, headers=raw.headers, fetched_at=when, body=raw.body,
-                                 outcome=f"skipped:{result.reason}", decode_errors=result.decode_errors)
+        cap = _capture(session, source, raw, run_id, capture_id, outcome=f"skipped:{result.reason}",
+                       decode_errors=result.decode_errors)
         repo.record_skip(session, source.id, raw.url, result.reason, cap.id, when)
         return ArchiveOutcome("skipped", reason=result.reason)
 
@@ -115,12 +123,10 @@ def archive_page(session: Session, source: Source, raw: RawPage, result: Extract
     # another extraction that cleans to what the latest version already says (the site swapped a promo line
     # the template removes) is no edit
     changed = latest is None or (latest.content_sha256 != sha and not same_reading(latest, content))
-    cap = repo.store_capture(session, source_id=source.id, run_id=run_id, url=raw.url, final_url=raw.final_url,
-                             status=raw.status, headers=raw.headers, fetched_at=when, body=raw.body,
-                             outcome="archived" if changed else "unchanged", article_id=article.id,
-                             decode_errors=result.decode_errors,
-                             # an unchanged refetch keeps its headers and hash, not another copy of the bytes
-                             keep_body=changed)
+    cap = _capture(session, source, raw, run_id, capture_id, outcome="archived" if changed else "unchanged",
+                   article_id=article.id, decode_errors=result.decode_errors,
+                   # an unchanged refetch keeps its headers and hash, not another copy of the bytes
+                   keep_body=changed)
     _seen(session, article, when, etag, last_modified)
     if raw.lastmod is not None:
         article.listed_lastmod = raw.lastmod
@@ -182,18 +188,6 @@ def archive_same_bytes(session: Session, source: Source, raw: RawPage, sha: str,
     return ArchiveOutcome("unchanged", article.id, article.current_version or None, reason="same_bytes")
 
 
-@retrying()
-def write_if_same_bytes(factory: sessionmaker[Session], source: Source, raw: RawPage,
-                        run_id: int | None) -> ArchiveOutcome | None:
-    """``archive_same_bytes`` in its own transaction; a redirected or non-200 page always goes the full way
-    (a move is told from the page)."""
-    if raw.redirected_from or raw.status != 200 or not raw.body:
-        return None
-    sha = hashlib.sha256(raw.body).hexdigest()
-    with factory.begin() as session:
-        return archive_same_bytes(session, source, raw, sha, run_id)
-
-
 def apply_status(session: Session, st: PageStatus, run_id: int | None) -> ArchiveOutcome:
     """A revisit without a page: 304 keeps the article fresh, 404/410 or a redirect away marks it removed."""
     article = session.get(Article, st.article_id)
@@ -228,119 +222,3 @@ def _seen(session: Session, article: Article, when: dt.datetime, etag: str | Non
         article.status, article.removed_at = "live", None
 
 
-# ---------------------------------------------------------------- the Scrapy adapter
-
-class ArchivePipeline:
-    """Extract in the worker pool, write in the single archive-writer thread; count every outcome."""
-
-    def __init__(self, crawler: Any) -> None:
-        self.crawler = crawler
-        self.stats = crawler.stats
-        self.db_url: str = crawler.settings.get("VNARCHIVE_DB")
-        if not self.db_url:
-            raise NotConfigured("VNARCHIVE_DB is not set")
-        self.pool = ExtractorPool.shared()
-        self.factory = archive_session_factory(self.db_url)
-        self._closing = False
-        self._close_task: asyncio.Future[None] | None = None
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> ArchivePipeline:
-        return cls(crawler)
-
-    async def process_item(self, item: Any) -> Any:
-        spider = self.crawler.spider
-        source: Source = spider.source
-        try:
-            if isinstance(item, PageStatus):
-                outcome = await asyncio.wrap_future(writer().submit(write_status, self.factory, item, spider.run_id))
-            elif isinstance(item, RawPage):
-                # the same bytes as the article's latest capture: unchanged, no extraction (hashed in the writer)
-                same = await asyncio.wrap_future(
-                    writer().submit(write_if_same_bytes, self.factory, source, item, spider.run_id))
-                if same is not None:
-                    outcome = same
-                else:
-                    ctype = next((v for k, v in item.headers.items() if k.lower() == "content-type"), None)
-                    result = await self.pool.extract(item.body, item.final_url, ctype, source.extraction)
-                    outcome = await asyncio.wrap_future(
-                        writer().submit(write_page, self.factory, source, item, result, spider.run_id))
-            else:
-                return item
-        except ExtractionStopped:
-            # interrupted (crawler.runner stops the pool): not an archive error; a later crawl fetches it again
-            self.stats.inc_value("archive/interrupted")
-            raise DropItem("interrupted before it was extracted", log_level="INFO") from None
-        except Exception as e:
-            # the page is not marked done anywhere: a later crawl fetches it again
-            logger.error("could not archive %s: %s", item.url, e)
-            self.stats.inc_value(f"archive/errors/{type(e).__name__}")
-            if not is_transient(e) and not self._closing:
-                # the archive is unusable (disk full, read-only...): stop instead of failing every page;
-                # scheduled, not awaited, since closing waits for this very item
-                self._closing = True
-                self._close_task = asyncio.ensure_future(
-                    self.crawler.engine.close_spider_async(reason="archive_error"))
-            raise DropItem(f"archive write failed: {e}") from None
-        self.stats.inc_value(f"archive/{outcome.kind}")
-        if outcome.reason:
-            self.stats.inc_value(f"archive/{outcome.kind}/{outcome.reason}")
-        if outcome.extra.get("moved"):
-            self.stats.inc_value("archive/moved")
-        return outcome
-
-    async def close_spider(self) -> None:
-        """Pages archived before the source's template was learnt are re-extracted with it (same captures)."""
-        spider = self.crawler.spider
-        if spider.run_id is None or self._closing or self.pool.stopping:  # interrupted: reextract can refine
-            return
-        try:
-            n = await asyncio.wrap_future(writer().submit(refine_run, self.factory, spider.source, spider.run_id))
-        except Exception as e:  # what was archived stays archived; only the refinement is lost
-            logger.error("%s: refining this run's versions with the learnt template failed: %s", spider.source.id, e)
-            return
-        self.stats.set_value("archive/template_refined", n)
-
-
-_writer: cf.ThreadPoolExecutor | None = None
-_factories: dict[str, sessionmaker[Session]] = {}
-
-
-def writer() -> cf.ThreadPoolExecutor:
-    """The one thread that writes to the archive (SQLite has one writer; queuing here beats lock waits)."""
-    global _writer
-    if _writer is None:
-        _writer = cf.ThreadPoolExecutor(1, thread_name_prefix="archive-writer")
-    return _writer
-
-
-def archive_session_factory(db_url: str) -> sessionmaker[Session]:
-    if db_url not in _factories:
-        _factories[db_url] = make_session_factory(make_engine(db_url))
-    return _factories[db_url]
-
-
-# a unique-key race with another writer (another process added "version N" first) resolves on retry
-@retrying(also=(IntegrityError,))
-def write_page(factory: sessionmaker[Session], source: Source, raw: RawPage, result: Extracted | Skipped,
-               run_id: int | None) -> ArchiveOutcome:
-    with factory.begin() as session:
-        # the template learnt from the source's earlier pages cleans the version (archive_page); a new
-        # article's page then teaches it, in the same transaction
-        outcome = archive_page(session, source, raw, result, run_id)
-        if outcome.kind == "new" and isinstance(result, Extracted):
-            template.learn_page(session, source.id, result, raw.fetched_at)
-        return outcome
-
-
-@retrying()
-def refine_run(factory: sessionmaker[Session], source: Source, run_id: int) -> int:
-    # re-extraction goes to the worker processes: CPU work in this thread would hold the GIL other crawls need
-    with factory.begin() as session:
-        return template.refine_run_versions(session, source, run_id, extract=ExtractorPool.shared().extract_blocking)
-
-
-@retrying()
-def write_status(factory: sessionmaker[Session], st: PageStatus, run_id: int | None) -> ArchiveOutcome:
-    with factory.begin() as session:
-        return apply_status(session, st, run_id)

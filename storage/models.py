@@ -293,6 +293,22 @@ class ListingState(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class PendingPage(Base):
+    """An article page fetched and stored (its capture, outcome ``pending``) but not yet archived.
+
+    The fetch is committed before extraction, so a crawl killed between the two loses no work: the next crawl
+    of the source archives these from their captures before it fetches anything (``pipelines.archive``).
+    The row goes in the transaction that archives the page.  ``page`` holds what the capture does not: the
+    URLs the page was discovered under, the redirects, the article it revisits and the sitemap ``lastmod``.
+    """
+
+    __tablename__ = "pending_pages"
+
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"), primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    page: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+
+
 # the template's scheduled pruning (pipelines.template.prune_blocks) and its frequent-rows read
 Index("ix_template_blocks_prune", TemplateBlock.source_id, TemplateBlock.pages, TemplateBlock.last_seen)
 # revisits are picked oldest check first, a source at a time, in batches (crawler.revisit_store)

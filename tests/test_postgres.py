@@ -70,7 +70,7 @@ def test_racing_writers_and_hostile_text(pg_url: str) -> None:
     from sqlalchemy import func, select
 
     from config import load_sources
-    from pipelines.archive import write_page
+    from pipelines.pipeline import write_page
     from storage import repo
     from storage.db import make_engine, make_session_factory
     from storage.migrate import upgrade

@@ -1,0 +1,232 @@
+"""The Scrapy item pipeline: pages stored on fetch, extracted in the worker pool, archived by one writer.
+
+Each page takes two transactions in the archive-writer thread: ``write_fetched`` stores it pending (or, the
+same bytes as its article's latest capture, records it unchanged), and ``write_page`` archives the extraction
+(``pipelines.archive.archive_page``), settling that capture.  ``ArchivePipeline.open_spider`` archives what an
+earlier crawl of the source left pending before the crawl fetches anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import datetime as dt
+import hashlib
+import logging
+from typing import Any
+
+from scrapy.exceptions import DropItem, NotConfigured
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.sources import Source
+from pipelines import template
+from pipelines.archive import apply_status, archive_page, archive_same_bytes
+from pipelines.items import ArchiveOutcome, Extracted, PageStatus, RawPage, Skipped
+from pipelines.workers import ExtractionStopped, ExtractorPool
+from storage import pending
+from storage.db import is_transient, make_engine, make_session_factory, retrying
+
+logger = logging.getLogger(__name__)
+
+
+@retrying()
+def write_fetched(factory: sessionmaker[Session], source: Source, raw: RawPage,
+                  run_id: int | None) -> tuple[ArchiveOutcome | None, int | None]:
+    """A page just fetched, in one transaction: the same bytes as its article's latest capture are recorded
+    ``unchanged`` at once (``archive_same_bytes``; a redirected or non-200 page always goes the full way, since
+    a move is told from the page); any other page is stored pending, and its capture id returned."""
+    with factory.begin() as session:
+        if not raw.redirected_from and raw.status == 200 and raw.body:
+            same = archive_same_bytes(session, source, raw, hashlib.sha256(raw.body).hexdigest(), run_id)
+            if same is not None:
+                return same, None
+        cap_id = pending.store(session, source_id=source.id, run_id=run_id, url=raw.url, final_url=raw.final_url,
+                               status=raw.status, headers=raw.headers, fetched_at=raw.fetched_at, body=raw.body,
+                               page=_page_facts(raw))
+        return None, cap_id
+
+
+def _page_facts(raw: RawPage) -> dict[str, Any]:
+    """What a pending page needs besides its capture to be archived later as it would have been now."""
+    return {"seen_urls": list(raw.seen_urls), "redirected_from": list(raw.redirected_from),
+            "known_article_id": raw.known_article_id,
+            "lastmod": raw.lastmod.isoformat() if raw.lastmod is not None else None}
+
+
+def _raw_page(st: pending.Stored) -> RawPage:
+    p = st.page
+    lastmod = p.get("lastmod")
+    return RawPage(source_id=st.source_id, url=st.url, final_url=st.final_url, status=st.status,
+                   headers=st.headers, body=st.body, fetched_at=st.fetched_at,
+                   seen_urls=tuple(p.get("seen_urls") or ()), redirected_from=tuple(p.get("redirected_from") or ()),
+                   known_article_id=p.get("known_article_id"),
+                   lastmod=dt.datetime.fromisoformat(lastmod) if lastmod else None)
+
+
+@retrying()
+def pending_pages(factory: sessionmaker[Session], source_id: str) -> list[int]:
+    with factory.begin() as session:
+        return pending.pending_ids(session, source_id)
+
+
+@retrying()
+def load_pending(factory: sessionmaker[Session], capture_id: int) -> RawPage | None:
+    with factory.begin() as session:
+        st = pending.load(session, capture_id)
+        return _raw_page(st) if st is not None else None
+
+
+class ArchivePipeline:
+    """Extract in the worker pool, write in the single archive-writer thread; count every outcome."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.db_url: str = crawler.settings.get("VNARCHIVE_DB")
+        if not self.db_url:
+            raise NotConfigured("VNARCHIVE_DB is not set")
+        self.pool = ExtractorPool.shared()
+        self.factory = archive_session_factory(self.db_url)
+        self._closing = False
+        self._close_task: asyncio.Future[None] | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ArchivePipeline:
+        return cls(crawler)
+
+    async def process_item(self, item: Any) -> Any:
+        spider = self.crawler.spider
+        source: Source = spider.source
+        try:
+            if isinstance(item, PageStatus):
+                outcome = await asyncio.wrap_future(writer().submit(write_status, self.factory, item, spider.run_id))
+            elif isinstance(item, RawPage):
+                # stored at once (pending); the same bytes as the article's latest capture: unchanged, no
+                # extraction (hashed in the writer)
+                same, capture_id = await asyncio.wrap_future(
+                    writer().submit(write_fetched, self.factory, source, item, spider.run_id))
+                outcome = same if same is not None else await self._archive(item, capture_id)
+            else:
+                return item
+        except ExtractionStopped:
+            # interrupted (crawler.runner stops the pool): not an archive error; the page is stored pending
+            # (unless the stop came before that), and the next crawl archives it without fetching it again
+            self.stats.inc_value("archive/interrupted")
+            raise DropItem("interrupted before it was extracted", log_level="INFO") from None
+        except Exception as e:
+            # stored pending (or, if that write failed, not at all): a later crawl archives or fetches it again
+            logger.error("could not archive %s: %s", item.url, e)
+            self.stats.inc_value(f"archive/errors/{type(e).__name__}")
+            if not is_transient(e) and not self._closing:
+                # the archive is unusable (disk full, read-only...): stop instead of failing every page;
+                # scheduled, not awaited, since closing waits for this very item
+                self._closing = True
+                self._close_task = asyncio.ensure_future(
+                    self.crawler.engine.close_spider_async(reason="archive_error"))
+            raise DropItem(f"archive write failed: {e}") from None
+        self.stats.inc_value(f"archive/{outcome.kind}")
+        if outcome.reason:
+            self.stats.inc_value(f"archive/{outcome.kind}/{outcome.reason}")
+        if outcome.extra.get("moved"):
+            self.stats.inc_value("archive/moved")
+        return outcome
+
+    async def _archive(self, raw: RawPage, capture_id: int | None) -> ArchiveOutcome:
+        spider = self.crawler.spider
+        source: Source = spider.source
+        ctype = next((v for k, v in raw.headers.items() if k.lower() == "content-type"), None)
+        result = await self.pool.extract(raw.body, raw.final_url, ctype, source.extraction)
+        return await asyncio.wrap_future(
+            writer().submit(write_page, self.factory, source, raw, result, spider.run_id, capture_id))
+
+    async def open_spider(self) -> None:
+        """Before the crawl fetches anything: the pages an earlier crawl of the source fetched and stored but
+        did not archive (it was killed, or its archive writes failed) are archived from their captures, so
+        discovery finds them known and does not fetch them again."""
+        source: Source = self.crawler.spider.source
+        try:
+            ids = await asyncio.wrap_future(writer().submit(pending_pages, self.factory, source.id))
+        except Exception as e:  # the crawl goes on; the pages stay pending for the next one
+            logger.error("%s: could not read the pages left pending by an earlier crawl: %s", source.id, e)
+            return
+        if not ids:
+            return
+        logger.info("%s: archiving %d page(s) an earlier crawl fetched but did not archive", source.id, len(ids))
+        gate = asyncio.Semaphore(max(2, 2 * self.pool.workers))  # a few bodies in memory at once, not all
+
+        async def one(capture_id: int) -> None:
+            async with gate:
+                raw = await asyncio.wrap_future(writer().submit(load_pending, self.factory, capture_id))
+                if raw is None:  # archived meanwhile
+                    return
+                try:
+                    outcome = await self._archive(raw, capture_id)
+                except ExtractionStopped:
+                    return  # interrupted: still pending
+                except Exception as e:
+                    logger.error("could not archive the pending page %s: %s", raw.url, e)
+                    self.stats.inc_value(f"archive/errors/{type(e).__name__}")
+                    return
+                self.stats.inc_value("archive/resumed")
+                self.stats.inc_value(f"archive/{outcome.kind}")
+                if outcome.reason:
+                    self.stats.inc_value(f"archive/{outcome.kind}/{outcome.reason}")
+
+        await asyncio.gather(*(one(i) for i in ids))
+
+    async def close_spider(self) -> None:
+        """Pages archived before the source's template was learnt are re-extracted with it (same captures)."""
+        spider = self.crawler.spider
+        if spider.run_id is None or self._closing or self.pool.stopping:  # interrupted: reextract can refine
+            return
+        try:
+            n = await asyncio.wrap_future(writer().submit(refine_run, self.factory, spider.source, spider.run_id))
+        except Exception as e:  # what was archived stays archived; only the refinement is lost
+            logger.error("%s: refining this run's versions with the learnt template failed: %s", spider.source.id, e)
+            return
+        self.stats.set_value("archive/template_refined", n)
+
+
+_writer: cf.ThreadPoolExecutor | None = None
+_factories: dict[str, sessionmaker[Session]] = {}
+
+
+def writer() -> cf.ThreadPoolExecutor:
+    """The one thread that writes to the archive (SQLite has one writer; queuing here beats lock waits)."""
+    global _writer
+    if _writer is None:
+        _writer = cf.ThreadPoolExecutor(1, thread_name_prefix="archive-writer")
+    return _writer
+
+
+def archive_session_factory(db_url: str) -> sessionmaker[Session]:
+    if db_url not in _factories:
+        _factories[db_url] = make_session_factory(make_engine(db_url))
+    return _factories[db_url]
+
+
+# a unique-key race with another writer (another process added "version N" first) resolves on retry
+@retrying(also=(IntegrityError,))
+def write_page(factory: sessionmaker[Session], source: Source, raw: RawPage, result: Extracted | Skipped,
+               run_id: int | None, capture_id: int | None = None) -> ArchiveOutcome:
+    with factory.begin() as session:
+        # the template learnt from the source's earlier pages cleans the version (archive_page); a new
+        # article's page then teaches it, in the same transaction
+        outcome = archive_page(session, source, raw, result, run_id, capture_id)
+        if outcome.kind == "new" and isinstance(result, Extracted):
+            template.learn_page(session, source.id, result, raw.fetched_at)
+        return outcome
+
+
+@retrying()
+def refine_run(factory: sessionmaker[Session], source: Source, run_id: int) -> int:
+    # re-extraction goes to the worker processes: CPU work in this thread would hold the GIL other crawls need
+    with factory.begin() as session:
+        return template.refine_run_versions(session, source, run_id, extract=ExtractorPool.shared().extract_blocking)
+
+
+@retrying()
+def write_status(factory: sessionmaker[Session], st: PageStatus, run_id: int | None) -> ArchiveOutcome:
+    with factory.begin() as session:
+        return apply_status(session, st, run_id)

@@ -1,0 +1,78 @@
+"""Fetched, stored, not yet archived: the pages a crawl has committed before extracting them.
+
+A page's capture is written with outcome ``pending`` and a ``pending_pages`` row as soon as it is fetched;
+archiving it later *settles* that capture (outcome, article, body kept or dropped) and deletes the row in the
+same transaction.  So a kill between fetch and archive loses nothing, and the next crawl of the source
+archives the pending pages from their stored bytes instead of fetching them again.  Functions take a session
+and never commit, like ``storage.repo``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from storage import repo
+from storage.models import Capture, PendingPage
+
+PENDING = "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A pending page as stored: its capture's fields and the discovery facts the capture does not hold."""
+
+    capture_id: int
+    source_id: str
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    fetched_at: dt.datetime
+    page: dict[str, Any]
+
+
+def store(session: Session, *, source_id: str, run_id: int | None, url: str, final_url: str, status: int,
+          headers: dict[str, str], fetched_at: dt.datetime, body: bytes, page: dict[str, Any]) -> int:
+    """Commit-to-be a fetched page: a capture with its bytes, outcome ``pending``; returns the capture id."""
+    cap = repo.store_capture(session, source_id=source_id, run_id=run_id, url=url, final_url=final_url,
+                             status=status, headers=headers, fetched_at=fetched_at, body=body, outcome=PENDING)
+    session.add(PendingPage(capture_id=cap.id, source_id=source_id, page=page))
+    session.flush()
+    return cap.id
+
+
+def settle(session: Session, capture_id: int, *, outcome: str, article_id: int | None = None,
+           decode_errors: int = 0, keep_body: bool = True) -> Capture:
+    """The pending capture gets what became of it; the page is no longer pending."""
+    cap = session.get(Capture, capture_id)
+    if cap is None:  # deleted meanwhile (its source removed): nothing to settle
+        raise LookupError(f"capture {capture_id} is gone")
+    cap.outcome, cap.article_id, cap.decode_errors = outcome, article_id, decode_errors
+    if not keep_body:
+        cap.body = None  # an unchanged refetch keeps its headers and hash, not another copy of the bytes
+    session.execute(delete(PendingPage).where(PendingPage.capture_id == capture_id))
+    session.flush()
+    return cap
+
+
+def pending_ids(session: Session, source_id: str) -> list[int]:
+    """The source's pending captures, oldest first."""
+    return list(session.scalars(select(PendingPage.capture_id).where(PendingPage.source_id == source_id)
+                                .order_by(PendingPage.capture_id)))
+
+
+def load(session: Session, capture_id: int) -> Stored | None:
+    row = session.execute(select(Capture, PendingPage).join(PendingPage, PendingPage.capture_id == Capture.id)
+                          .where(Capture.id == capture_id)).first()
+    if row is None:
+        return None
+    cap, pend = row
+    return Stored(capture_id=cap.id, source_id=cap.source_id, url=cap.url, final_url=cap.final_url,
+                  status=cap.status, headers=dict(cap.headers or {}), body=repo.capture_body(cap) or b"",
+                  fetched_at=cap.fetched_at, page=dict(pend.page or {}))

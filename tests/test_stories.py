@@ -90,6 +90,20 @@ def test_signature_is_deterministic_fixed_values() -> None:
     assert hashlib.sha256(fixed).hexdigest() == FIXED_SHA
 
 
+def test_signature_equals_the_integer_formula_on_edge_and_random_hashes() -> None:
+    """The numpy arithmetic gives exactly min((a*h + b) mod p) in Python integers, 64-bit edge values included."""
+    import random
+    import struct
+
+    rng = random.Random(7)
+    edges = {0, 1, (1 << 64) - 1, stories._PRIME, stories._PRIME - 1, stories._PRIME + 1, 2 * stories._PRIME,
+             (1 << 61), (1 << 63), (1 << 32) - 1, 1 << 32}
+    for n in (20, 57, 400, 3000):
+        sh = {rng.getrandbits(64) for _ in range(n)} | edges
+        want = [min(((a * h + b) % stories._PRIME) for h in sh) for a, b in stories._AB]
+        assert struct.unpack(f"<{stories.PERMUTATIONS}Q", stories.signature_of(sh)) == tuple(want)
+
+
 FIXED_MINS = (136043069172239212, 42694563232656847, 219950352940570873)
 FIXED_BANDS = [(0, -3529749228806590200), (1, -9049874090554541606), (2, -6504364390227425109)]
 FIXED_SHA = "383b11d409630337233e6c94368ffccc15b12cf8c5ce134b8be8e09d8ec26ce3"

@@ -114,7 +114,6 @@ def _lookup_forms(ref: str, db: str | None) -> tuple[list[str], list[str]]:
     ``history`` and ``diff`` look a URL up by, so ``?utm_source=…``, ``?fbclid=…``, ``?print=1``, ``#fragment``,
     a mobile host or a trailing slash find the article.  Not a URL: nothing."""
     from crawler.cli import settings_for
-    from pipelines.archive import key_for
     from pipelines.urls import clean_url, url_key
 
     ref = ref.strip()
@@ -127,7 +126,9 @@ def _lookup_forms(ref: str, db: str | None) -> tuple[list[str], list[str]]:
     urls, keys = [ref, ref.rstrip("/")], []
     try:
         urls += [clean_url(ref), *(clean_url(ref, s.ignore_params) for s in sources)]
-        keys = [*(key_for(s, ref) for s in sources), url_key(ref)]
+        # pipelines.archive.key_for's rule, without importing the archiving pipeline to read a URL
+        keys = [*(url_key(ref, s.ignore_params, s.host_aliases, s.case_insensitive_paths) for s in sources),
+                url_key(ref)]
     except ValueError:  # not a URL after all (a bad port...): looked up as given
         pass
     return list(dict.fromkeys(urls)), list(dict.fromkeys(keys))

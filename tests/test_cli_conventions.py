@@ -232,3 +232,16 @@ def test_a_known_source_filters_runs_and_stats(archive: dict[str, Any]) -> None:
     assert rec["source"] == "bao" and rec["articles"] == 1 and rec["versions"] == 2
     r = invoke("runs", "--source", "bao", "--json")
     assert r.exit_code == 0 and r.stdout == ""
+
+
+def test_lookup_keys_are_the_crawlers_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """show/history compute URL keys without importing the archiving pipeline: the same keys as key_for."""
+    from config import load_sources
+    from crawler.cli_inspect import _lookup_forms
+    from pipelines.archive import key_for
+
+    path = ROOT / "config" / "sources.toml"
+    monkeypatch.setenv("VNARCHIVE_SOURCES", str(path))
+    url = "https://m.baochinhphu.vn/Thoi-Su/bai-102240501123456789.htm?utm_source=x&fbclid=y#top"
+    _, keys = _lookup_forms(url, None)
+    assert set(keys) >= {key_for(s, url) for s in load_sources(path).sources}

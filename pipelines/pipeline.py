@@ -9,10 +9,11 @@ earlier crawl of the source left pending before the crawl fetches anything.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures as cf
+import atexit
 import datetime as dt
 import hashlib
 import logging
+import threading
 from typing import Any
 
 from scrapy.exceptions import DropItem, NotConfigured
@@ -24,27 +25,42 @@ from pipelines import template
 from pipelines.archive import apply_status, archive_page, archive_same_bytes
 from pipelines.items import ArchiveOutcome, Extracted, PageStatus, RawPage, Skipped
 from pipelines.workers import ExtractionStopped, ExtractorPool
+from pipelines.writer import ArchiveWriter
 from storage import pending
 from storage.db import is_transient, make_engine, make_session_factory, retrying
 
 logger = logging.getLogger(__name__)
 
 
+Fetched = tuple[ArchiveOutcome | None, int | None]
+
+
+def store_fetched(session: Session, source: Source, raw: RawPage, run_id: int | None) -> Fetched:
+    """A page just fetched: the same bytes as its article's latest capture are recorded ``unchanged`` at once
+    (``archive_same_bytes``; a redirected or non-200 page always goes the full way, since a move is told from
+    the page); any other page is stored pending, and its capture id returned."""
+    if not raw.redirected_from and raw.status == 200 and raw.body:
+        same = archive_same_bytes(session, source, raw, hashlib.sha256(raw.body).hexdigest(), run_id)
+        if same is not None:
+            return same, None
+    cap_id = pending.store(session, source_id=source.id, run_id=run_id, url=raw.url, final_url=raw.final_url,
+                           status=raw.status, headers=raw.headers, fetched_at=raw.fetched_at, body=raw.body,
+                           page=_page_facts(raw))
+    return None, cap_id
+
+
 @retrying()
-def write_fetched(factory: sessionmaker[Session], source: Source, raw: RawPage,
-                  run_id: int | None) -> tuple[ArchiveOutcome | None, int | None]:
-    """A page just fetched, in one transaction: the same bytes as its article's latest capture are recorded
-    ``unchanged`` at once (``archive_same_bytes``; a redirected or non-200 page always goes the full way, since
-    a move is told from the page); any other page is stored pending, and its capture id returned."""
+def write_fetched(factory: sessionmaker[Session], source: Source, raw: RawPage, run_id: int | None) -> Fetched:
+    """``store_fetched`` in its own transaction."""
     with factory.begin() as session:
-        if not raw.redirected_from and raw.status == 200 and raw.body:
-            same = archive_same_bytes(session, source, raw, hashlib.sha256(raw.body).hexdigest(), run_id)
-            if same is not None:
-                return same, None
-        cap_id = pending.store(session, source_id=source.id, run_id=run_id, url=raw.url, final_url=raw.final_url,
-                               status=raw.status, headers=raw.headers, fetched_at=raw.fetched_at, body=raw.body,
-                               page=_page_facts(raw))
-        return None, cap_id
+        return store_fetched(session, source, raw, run_id)
+
+
+@retrying()
+def write_fetched_many(factory: sessionmaker[Session], pages: list[tuple[Any, ...]]) -> list[Fetched]:
+    """``store_fetched`` of several pages in one transaction (the writer's group commit)."""
+    with factory.begin() as session:
+        return [store_fetched(session, *args) for args in pages]
 
 
 def _page_facts(raw: RawPage) -> dict[str, Any]:
@@ -104,8 +120,8 @@ class ArchivePipeline:
             elif isinstance(item, RawPage):
                 # stored at once (pending); the same bytes as the article's latest capture: unchanged, no
                 # extraction (hashed in the writer)
-                same, capture_id = await asyncio.wrap_future(
-                    writer().submit(write_fetched, self.factory, source, item, spider.run_id))
+                same, capture_id = await asyncio.wrap_future(writer().submit(
+                    write_fetched, self.factory, source, item, spider.run_id, urgent=True, batch=write_fetched_many))
                 outcome = same if same is not None else await self._archive(item, capture_id)
             else:
                 return item
@@ -137,8 +153,8 @@ class ArchivePipeline:
         source: Source = spider.source
         ctype = next((v for k, v in raw.headers.items() if k.lower() == "content-type"), None)
         result = await self.pool.extract(raw.body, raw.final_url, ctype, source.extraction)
-        return await asyncio.wrap_future(
-            writer().submit(write_page, self.factory, source, raw, result, spider.run_id, capture_id))
+        return await asyncio.wrap_future(writer().submit(
+            write_page, self.factory, source, raw, result, spider.run_id, capture_id, batch=write_pages))
 
     async def open_spider(self) -> None:
         """Before the crawl fetches anything: the pages an earlier crawl of the source fetched and stored but
@@ -188,16 +204,19 @@ class ArchivePipeline:
         self.stats.set_value("archive/template_refined", n)
 
 
-_writer: cf.ThreadPoolExecutor | None = None
+_writer: ArchiveWriter | None = None
+_writer_lock = threading.Lock()
 _factories: dict[str, sessionmaker[Session]] = {}
 
 
-def writer() -> cf.ThreadPoolExecutor:
-    """The one thread that writes to the archive (SQLite has one writer; queuing here beats lock waits)."""
+def writer() -> ArchiveWriter:
+    """The one thread that writes to the archive (``pipelines.writer``); what is queued at exit still runs."""
     global _writer
-    if _writer is None:
-        _writer = cf.ThreadPoolExecutor(1, thread_name_prefix="archive-writer")
-    return _writer
+    with _writer_lock:
+        if _writer is None:
+            _writer = ArchiveWriter()
+            atexit.register(_writer.shutdown)
+        return _writer
 
 
 def archive_session_factory(db_url: str) -> sessionmaker[Session]:
@@ -206,17 +225,31 @@ def archive_session_factory(db_url: str) -> sessionmaker[Session]:
     return _factories[db_url]
 
 
+def store_page(session: Session, source: Source, raw: RawPage, result: Extracted | Skipped, run_id: int | None,
+               capture_id: int | None = None) -> ArchiveOutcome:
+    # the template learnt from the source's earlier pages cleans the version (archive_page); a new
+    # article's page then teaches it, in the same transaction
+    outcome = archive_page(session, source, raw, result, run_id, capture_id)
+    if outcome.kind == "new" and isinstance(result, Extracted):
+        template.learn_page(session, source.id, result, raw.fetched_at)
+    return outcome
+
+
 # a unique-key race with another writer (another process added "version N" first) resolves on retry
 @retrying(also=(IntegrityError,))
 def write_page(factory: sessionmaker[Session], source: Source, raw: RawPage, result: Extracted | Skipped,
                run_id: int | None, capture_id: int | None = None) -> ArchiveOutcome:
+    """``store_page`` in its own transaction."""
     with factory.begin() as session:
-        # the template learnt from the source's earlier pages cleans the version (archive_page); a new
-        # article's page then teaches it, in the same transaction
-        outcome = archive_page(session, source, raw, result, run_id, capture_id)
-        if outcome.kind == "new" and isinstance(result, Extracted):
-            template.learn_page(session, source.id, result, raw.fetched_at)
-        return outcome
+        return store_page(session, source, raw, result, run_id, capture_id)
+
+
+@retrying(also=(IntegrityError,))
+def write_pages(factory: sessionmaker[Session], pages: list[tuple[Any, ...]]) -> list[ArchiveOutcome]:
+    """``store_page`` of several pages in one transaction (the writer's group commit): one page after the
+    other, each seeing what the ones before it wrote, as separate transactions would."""
+    with factory.begin() as session:
+        return [store_page(session, *args) for args in pages]
 
 
 @retrying()

@@ -301,6 +301,18 @@ class ScopeMiddleware:
                            refusal.kind.replace("_", " "), refusal.detail)
         raise IgnoreRequest(f"{refusal.kind}: {refusal.detail}")
 
+    def process_response(self, request: Any, response: Any) -> Any:
+        """A redirect to another scheme (``Location: file:///etc/passwd``) is never followed (Scrapy's redirect
+        middleware drops it), but silently: here it is counted and said like every other refusal."""
+        if 300 <= response.status < 400 and b"Location" in response.headers:
+            location = response.headers[b"Location"].decode("latin-1").strip()
+            scheme = urlsplit(location).scheme.lower()
+            if scheme and scheme not in SCHEMES:
+                self.stats.inc_value("scope/bad_scheme")
+                logger.warning("%s: refused the redirect of %s to %s: bad scheme (only http and https are "
+                               "fetched)", getattr(self.crawler.spider, "name", "?"), request.url, location[:80])
+        return response
+
 
 @implementer(IResolutionReceiver)
 class _Filtering:

@@ -481,6 +481,16 @@ def _run_versions(session: Session, source_id: str, run_id: int) -> Iterable[Any
     return session.execute(q).all()
 
 
+def _would_change(session: Session, source_id: str, version: Any) -> bool:
+    """Whether the template as it stands now removes anything from the version as stored.  A version is what
+    an earlier state of the template left of its page, and the template only learns more during a crawl, so
+    one with nothing left to remove would re-extract to itself: it is skipped without parsing its page again
+    (the second extraction of every page of a first crawl cost as much as the crawl's own)."""
+    stored = Extracted(title=version.title, lead=version.lead, text=version.text, author=version.author,
+                       published=None, modified=None, language=None, page_canonical=None)
+    return apply(stored, load_model(session, source_id, stored)).text != stored.text
+
+
 def refine_run_versions(session: Session, source: Any, run_id: int,
                         extract: Callable[..., Extracted | Skipped] | None = None) -> int:
     """Re-extract the versions run ``run_id`` created for ``source`` from their own captures with the template
@@ -496,6 +506,8 @@ def refine_run_versions(session: Session, source: Any, run_id: int,
         return 0
     changed = 0
     for version, cap in list(_run_versions(session, source.id, run_id)):
+        if not _would_change(session, source.id, version):
+            continue
         body = capture_body(cap)
         if body is None:
             continue

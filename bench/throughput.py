@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""End-to-end throughput and CPU per article, beside plain trafilatura on the same pages, in one run (issue 12).
+
+    python3 bench/throughput.py                          # vnweb static export, 2,000 stories, behind nginx
+    python3 bench/throughput.py --articles 500 --port 39181
+    python3 bench/throughput.py --realpages              # ../shared/realpages built as a static site
+
+One run: the site is exported (``vnweb.py export``, cached in --work) and served by nginx; ``python -m crawler
+crawl --all -q`` archives it into a fresh SQLite file, its whole process tree's CPU (the extraction workers
+included) taken from the kernel's accounting of waited-for children, its memory sampled every second from
+/proc.  Then plain ``trafilatura.extract(html, output_format="json", with_metadata=True)`` runs on one core
+on the very pages the crawl archived (their stored bytes), and the table shows:
+
+- articles/s end to end, and the 2-core extraction bound (twice plain trafilatura's one-core rate);
+- CPU per archived article, whole tree, and its ratio to plain trafilatura's (``cpu_ratio``);
+- cores used (CPU / wall) and the peak RSS of the largest process and of the whole tree.
+
+Needs nginx (``apt-get install -y nginx``).  Figures are for a quiet machine: other work on the cores shows
+up as a lower rate, not as a lower ratio of CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SHARED = ROOT.parent / "shared"
+VNWEB = SHARED / "vnweb" / "vnweb.py"
+REALPAGES = SHARED / "realpages" / "realpages.py"
+
+
+class BenchError(Exception):
+    """An expected failure: printed as one line, exit code 2."""
+
+
+# ---------------------------------------------------------------- the site
+
+def _listening(host: str, port: int) -> bool:
+    with contextlib.closing(socket.socket()) as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, port)) == 0
+
+
+@contextlib.contextmanager
+def nginx(root: Path, probe: tuple[str, int]) -> Iterator[None]:
+    """nginx in the foreground on ``root``'s nginx.conf, our child, stopped on the way out."""
+    exe = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
+                                         if os.access(p, os.X_OK)), None)
+    if not exe:
+        raise BenchError("nginx is not installed (apt-get install -y nginx)")
+    if _listening(*probe):
+        raise BenchError(f"{probe[0]}:{probe[1]} is already in use: pick another --port or stop that server")
+    err = (root / "nginx.stderr").open("w")
+    server = subprocess.Popen([exe, "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"],
+                              stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        for _ in range(200):
+            if server.poll() is not None:
+                raise BenchError(f"nginx did not start (exit {server.returncode}): see {root / 'nginx.stderr'}")
+            if _listening(*probe):
+                break
+            time.sleep(0.05)
+        else:
+            raise BenchError(f"nginx does not answer on {probe[0]}:{probe[1]}")
+        yield
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        err.close()
+
+
+def vnweb_site(a: argparse.Namespace, work: Path) -> tuple[Path, Path, tuple[str, int]]:
+    """The static export (cached per seed, size and port) and its sources file."""
+    site = work / f"vnweb-{a.seed}-{a.articles}-{a.port}"
+    if not (site / "manifest.json").exists():
+        shutil.rmtree(site, ignore_errors=True)
+        subprocess.run([sys.executable, str(VNWEB), "export", "--out", str(site), "--articles", str(a.articles),
+                        "--seed", str(a.seed), "--port", str(a.port)], check=True, capture_output=True)
+    sources = work / "vnweb-sources.toml"
+    text = (ROOT / "config" / "vnweb.toml").read_text(encoding="utf-8").replace(":8080", f":{a.port}")
+    sources.write_text(text, encoding="utf-8")
+    return site, sources, ("127.0.0.2", a.port)
+
+
+def realpages_site(work: Path) -> tuple[Path, Path, tuple[str, int]]:
+    site = work / "realpages"
+    if not (site / "nginx.conf").exists():
+        subprocess.run([sys.executable, str(REALPAGES), "build", str(site)], check=True, capture_output=True)
+    sources = work / "realpages-sources.toml"
+    subprocess.run([sys.executable, str(REALPAGES), "sources", str(sources)], check=True, capture_output=True)
+    return site, sources, ("127.0.0.21", 8080)
+
+
+# ---------------------------------------------------------------- the crawl, measured
+
+def _tree(root_pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [root_pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, ()))
+    return out
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class MemorySampler(threading.Thread):
+    """Every second: the largest process of the crawl's tree and the tree's sum (RSS, MB)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.samples = pid, []  # type: ignore[var-annotated]
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(1.0):
+            rss = [_rss_mb(p) for p in _tree(self.pid)]
+            if rss:
+                self.samples.append((max(rss), sum(rss)))
+
+
+def crawl(sources: Path, db: Path, timeout: float) -> dict[str, Any]:
+    for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        f.unlink(missing_ok=True)
+    env = dict(os.environ, VNARCHIVE_DB=f"sqlite:///{db}", VNARCHIVE_SOURCES=str(sources))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    p = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--all", "-q"], cwd=ROOT, env=env,
+                         stdout=subprocess.DEVNULL, stderr=(db.parent / "crawl.stderr").open("w"))
+    mem = MemorySampler(p.pid)
+    mem.start()
+    try:
+        rc = p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise BenchError(f"the crawl took more than {timeout:.0f} s") from None
+    finally:
+        mem.stop.set()
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    con = sqlite3.connect(db)
+    try:
+        articles = con.execute("select count(*) from articles").fetchone()[0]
+    finally:
+        con.close()
+    if rc not in (0,):
+        raise BenchError(f"the crawl exited {rc}: see {db.parent / 'crawl.stderr'}")
+    peak = max((s[0] for s in mem.samples), default=0.0)
+    tree = max((s[1] for s in mem.samples), default=0.0)
+    return {"wall": wall, "cpu": cpu, "articles": articles, "peak_mb": peak, "tree_mb": tree}
+
+
+# ---------------------------------------------------------------- plain trafilatura on the same pages
+
+def archived_pages(db: Path) -> list[tuple[str, bytes]]:
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("select c.final_url, c.body from versions v join captures c on c.id = v.capture_id "
+                           "where c.body is not null order by c.id").fetchall()
+    finally:
+        con.close()
+    return [(url, zlib.decompress(body)) for url, body in rows]
+
+
+def plain_trafilatura(pages: list[tuple[str, bytes]]) -> float:
+    """CPU seconds per page of plain trafilatura, one core (this process)."""
+    import trafilatura
+
+    from pipelines.decode import decode_html  # the same text trafilatura would be given by any caller
+
+    htmls = [(url, decode_html(body, None).text) for url, body in pages]
+    trafilatura.extract(htmls[0][1], output_format="json", with_metadata=True, url=htmls[0][0])  # warm
+    t0 = time.process_time()
+    for url, html in htmls:
+        trafilatura.extract(html, output_format="json", with_metadata=True, url=url)
+    return (time.process_time() - t0) / max(1, len(htmls))
+
+
+# ---------------------------------------------------------------- report
+
+def report(label: str, c: dict[str, Any], plain_s: float, as_json: bool) -> None:
+    n = max(1, c["articles"])
+    rate = c["articles"] / c["wall"]
+    bound = 2 / plain_s
+    figures = {
+        "site": label, "articles": c["articles"], "wall_s": round(c["wall"], 1),
+        "articles_per_s": round(rate, 1), "bound_2core_per_s": round(bound, 1),
+        "share_of_bound": round(rate / bound, 3),
+        "cpu_ms_per_article": round(c["cpu"] / n * 1000, 1), "plain_ms_per_article": round(plain_s * 1000, 1),
+        "cpu_ratio": round(c["cpu"] / n / plain_s, 2), "cores_used": round(c["cpu"] / c["wall"], 2),
+        "peak_process_mb": round(c["peak_mb"]), "peak_tree_mb": round(c["tree_mb"]),
+    }
+    if as_json:
+        print(json.dumps(figures))
+        return
+    print(f"\n{label}: {c['articles']} articles archived in {c['wall']:.1f} s")
+    print(f"| | articles/s | CPU per article | cores used |\n|---|---|---|---|")
+    print(f"| vnarchive, end to end | {rate:.1f} | {figures['cpu_ms_per_article']} ms (whole tree) | "
+          f"{figures['cores_used']} of 2 |")
+    print(f"| plain trafilatura, one core | {1 / plain_s:.1f} | {plain_s * 1000:.1f} ms | 1 |")
+    print(f"| 2-core extraction bound | {bound:.1f} | | 2 |")
+    print(f"share of the bound {rate / bound:.1%}; cpu_ratio {figures['cpu_ratio']}; "
+          f"peak RSS {figures['peak_process_mb']} MB (largest process), {figures['peak_tree_mb']} MB (tree)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--realpages", action="store_true", help="the real pages instead of the vnweb export")
+    ap.add_argument("--articles", type=int, default=2000, help="vnweb stories (default 2000)")
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--port", type=int, default=39180, help="vnweb export port (realpages: 8080, fixed)")
+    ap.add_argument("--work", help="work folder (kept; the export is cached there)")
+    ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--json", action="store_true", help="one JSON line of figures")
+    a = ap.parse_args(argv)
+    work = Path(a.work) if a.work else Path(tempfile.gettempdir()) / "vnarchive-throughput"
+    work.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(ROOT))
+    try:
+        site, sources, probe = realpages_site(work) if a.realpages else vnweb_site(a, work)
+        with nginx(site, probe):
+            c = crawl(sources, work / "archive.db", a.timeout)
+        pages = archived_pages(work / "archive.db")
+        if not pages:
+            raise BenchError("nothing was archived: see the crawl's stderr in " + str(work))
+        plain = plain_trafilatura(pages)
+    except BenchError as e:
+        print(f"throughput: {e}", file=sys.stderr)
+        return 2
+    report("realpages" if a.realpages else f"vnweb export, seed {a.seed}, {a.articles} stories", c, plain, a.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

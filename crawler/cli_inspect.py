@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +21,8 @@ from config import SourcesError, load_sources
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from config.sources import Source
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the archive (default: $VNARCHIVE_DB "
                                            "or sqlite:///archive.db).", show_default=False)]
@@ -81,13 +83,14 @@ def search_cmd(
     """Find articles by words in their title, lead or text, with or without diacritics."""
 
     from crawler.cli import expected_errors, out
-    from storage.search import parse_day, search
+    from storage.search import count, parse_day, search
 
     with expected_errors(), reading(db) as session:
         since_v = parse_day(since, "--since") if since else None
         until_v = parse_day(until, "--until") if until else None
         check_source(session, source, db)
         hits = search(session, " ".join(query), source=source, since=since_v, until=until_v, limit=limit)
+        total = count(session, " ".join(query), source=source, since=since_v, until=until_v) if not json_ else 0
     if json_:
         for h in hits:
             _emit(h.record())
@@ -104,25 +107,35 @@ def search_cmd(
         out.print(head)
         out.print(Text(f"     {h.source} · {_day(rec['published'])} · id {h.id} · {h.url}", style="dim"))
         out.print(Text("     ").append_text(_styled(h.snippet, h.highlights)))
-    out.print(Text(f"{len(hits)} article{'s' if len(hits) != 1 else ''}" +
-                   (f" (the first {limit}; raise --limit for more)" if len(hits) == limit else ""), style="dim"))
+    total = max(total, len(hits))
+    out.print(Text(f"{total} article{'s' if total != 1 else ''} match" + ("" if total != 1 else "es") +
+                   (f"; the best {len(hits)} shown (raise --limit for more)" if total > len(hits) else ""),
+                   style="dim"))
 
 
 def _lookup_forms(ref: str, db: str | None) -> tuple[list[str], list[str]]:
-    """A URL as given and as the crawler stores it (``clean_url`` with each configured source's parameters),
-    and its identity keys (``key_for`` of each source, and the generic ``url_key``): the one identity ``show``,
-    ``history`` and ``diff`` look a URL up by, so ``?utm_source=…``, ``?fbclid=…``, ``?print=1``, ``#fragment``,
-    a mobile host or a trailing slash find the article.  Not a URL: nothing."""
+    """``lookup_forms`` with the configured sources (none when the sources file cannot be read)."""
     from crawler.cli import settings_for
-    from pipelines.urls import clean_url, url_key
 
-    ref = ref.strip()
     if "://" not in ref:
         return [], []
     try:
         sources = load_sources(settings_for(db).sources_path).sources
     except SourcesError:
         sources = ()  # the archive can be read without a sources file: the URL's generic rules only
+    return lookup_forms(ref, sources)
+
+
+def lookup_forms(ref: str, sources: Sequence[Source]) -> tuple[list[str], list[str]]:
+    """A URL as given and as the crawler stores it (``clean_url`` with each source's parameters), and its
+    identity keys (``key_for`` of each source, and the generic ``url_key``): the one identity ``show``,
+    ``history``, ``diff`` and the web view's lookup find a URL by, so ``?utm_source=…``, ``?fbclid=…``,
+    ``?print=1``, ``#fragment``, a mobile host or a trailing slash find the article.  Not a URL: nothing."""
+    from pipelines.urls import clean_url, url_key
+
+    ref = ref.strip()
+    if "://" not in ref:
+        return [], []
     urls, keys = [ref, ref.rstrip("/")], []
     try:
         urls += [clean_url(ref), *(clean_url(ref, s.ignore_params) for s in sources)]
@@ -251,7 +264,8 @@ def show_cmd(
         }
         if v is not None:
             rec.update(version=v.number, title=v.title, author=v.author, lead=v.lead, text=v.text,
-                       published=iso(v.published, v.utc_offset_minutes))
+                       published=iso(v.published, v.utc_offset_minutes),
+                       modified=iso(v.modified, v.utc_offset_minutes))
         _emit(rec)
         return
     out.print(Text(v.title if v else "(no version archived)", style="bold"))
@@ -262,6 +276,8 @@ def show_cmd(
                  (f" since {_time(iso(a.removed_at))}" if a.removed_at else ""))
     if v is not None:
         meta.add_row("published", _time(iso(v.published, v.utc_offset_minutes)) if v.published else "unknown")
+        if v.modified:
+            meta.add_row("modified", _time(iso(v.modified, v.utc_offset_minutes)))
         if v.author:
             meta.add_row("author", v.author)
     meta.add_row("seen", f"{_time(iso(a.first_seen))} … {_time(iso(a.last_seen))}")

@@ -8,8 +8,10 @@ in step with every write that commits.  This module only reads it:
   "Đà Nẵng"); a query typed with marks matches exactly its words ("bà" does not find "bá", and in "triển
   khai" the bare "khai" does not find "khái").  Nothing the user types reaches FTS5's query language: every
   word is quoted, so AND, NEAR, *, ^ or : are only text.
-- ``search`` ranks with bm25 (SQLite) or ts_rank (PostgreSQL), title above lead above text, and returns
-  ``Hit`` records with a snippet whose matches are located in Python, identically on both backends.
+- ``search`` ranks matches found with the letters as typed before those found only by folding, the words
+  side by side before the words apart, then by bm25 (SQLite) or ts_rank (PostgreSQL), title above lead above
+  text, and returns ``Hit`` records with a snippet whose matches are located in Python, identically on both
+  backends; ``count`` is their total, for paging.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from storage.models import Article, Version
 WEIGHTS = (10.0, 4.0, 1.0)
 MAX_WORDS = 32
 MAX_LIMIT = 10_000
+MAX_OFFSET = 1_000_000
 # typographic quotes people paste from Vietnamese pages count as quotes
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
 
@@ -79,6 +82,11 @@ class Query:
         """The terms as the index to search holds them: exact (NFC, casefolded) if accented, else folded."""
         form = exact if self.accented else fold
         return [" ".join(form(w) for w in t.words) for t in self.terms]
+
+    def exact_terms(self) -> list[str]:
+        """The terms as the exact index holds them (NFC, casefolded, marks kept): for a query typed without
+        marks, the articles that have these letters as typed, ranked before those found only by folding."""
+        return [" ".join(exact(w) for w in t.words) for t in self.terms]
 
     def boost_phrase(self) -> str | None:
         """Unquoted words are ANDed; the same words side by side rank higher (as a phrase)."""
@@ -199,13 +207,14 @@ class Hit:
     snippet: str
     highlights: list[tuple[int, int]]
     title_highlights: list[tuple[int, int]]
+    match: str = "exact"  # "exact": found with the letters as typed; "folded": only once diacritics were ignored
 
     def record(self) -> dict[str, Any]:
         """The JSON form (one object per line in ``vnarchive search --json``)."""
         return {"id": self.id, "source": self.source, "url": self.url, "title": self.title,
                 "published": iso(self.published, self.utc_offset_minutes), "status": self.status,
-                "version": self.version, "score": round(self.score, 4), "snippet": self.snippet,
-                "highlights": [list(s) for s in self.highlights]}
+                "version": self.version, "score": round(self.score, 4), "match": self.match,
+                "snippet": self.snippet, "highlights": [list(s) for s in self.highlights]}
 
 
 def day_start(value: dt.date | dt.datetime) -> dt.datetime:
@@ -230,13 +239,8 @@ def parse_day(value: str, option: str = "date") -> dt.date | dt.datetime:
         raise ValueError(f"{option}: expected a date like 2024-05-31 (or an ISO date-time), not {value!r}") from None
 
 
-def search(session: Session, query: str | Query, source: str | None = None,
-           since: dt.date | dt.datetime | None = None, until: dt.date | dt.datetime | None = None,
-           limit: int = 20) -> list[Hit]:
-    """The best ``limit`` current articles for ``query``, best first (removed articles included)."""
-    q = parse_query(query) if isinstance(query, str) else query
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+def _filters(source: str | None, since: dt.date | dt.datetime | None,
+             until: dt.date | dt.datetime | None) -> list[ColumnElement[bool]]:
     filters: list[ColumnElement[bool]] = []
     if source:
         filters.append(Article.source_id == source)
@@ -245,19 +249,35 @@ def search(session: Session, query: str | Query, source: str | None = None,
         filters.append(when >= day_start(since))
     if until is not None:
         filters.append(when < day_end(until))
+    return filters
+
+
+def search(session: Session, query: str | Query, source: str | None = None,
+           since: dt.date | dt.datetime | None = None, until: dt.date | dt.datetime | None = None,
+           limit: int = 20, offset: int = 0) -> list[Hit]:
+    """The best ``limit`` current articles for ``query`` after the first ``offset``, best first (removed
+    articles included).  Best first means: found with the letters as typed before found only by folding
+    ("da nang" written without marks before "Đà Nẵng"; a query typed with marks is only ever exact), then
+    the words side by side before the words apart, then by score (bm25 / ts_rank, title above lead above text)."""
+    q = parse_query(query) if isinstance(query, str) else query
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ValueError(f"offset must be between 0 and {MAX_OFFSET}, not {offset}")
+    filters = _filters(source, since, until)
     dialect = session.get_bind().dialect.name
-    ranked = (_ranked_postgresql if dialect == "postgresql" else _ranked_sqlite)(session, q, filters, limit)
+    ranked = (_ranked_postgresql if dialect == "postgresql" else _ranked_sqlite)(session, q, filters, limit, offset)
     if not ranked:
         return []
     rows = session.execute(
         select(Article, Version)
         .join(Version, and_(Version.article_id == Article.id, Version.number == Article.current_version))
-        .where(Article.id.in_([i for i, _ in ranked]))
+        .where(Article.id.in_([i for i, _, _ in ranked]))
     ).all()
     by_id = {a.id: (a, v) for a, v in rows}
     hl = Highlighter(q)
     hits = []
-    for aid, score in ranked:
+    for aid, score, is_exact in ranked:
         if aid not in by_id:
             continue
         a, v = by_id[aid]
@@ -266,12 +286,39 @@ def search(session: Session, query: str | Query, source: str | None = None,
         hits.append(Hit(id=a.id, source=a.source_id, url=a.canonical_url, title=v.title,
                         published=v.published or a.published, utc_offset_minutes=v.utc_offset_minutes,
                         status=a.status, version=v.number, score=score, snippet=snippet, highlights=spans,
-                        title_highlights=hl.spans(v.title)))
+                        title_highlights=hl.spans(v.title), match="exact" if is_exact else "folded"))
     return hits
 
 
+def count(session: Session, query: str | Query, source: str | None = None,
+          since: dt.date | dt.datetime | None = None, until: dt.date | dt.datetime | None = None) -> int:
+    """How many current articles ``search`` would find for ``query`` in all (its total, for paging)."""
+    q = parse_query(query) if isinstance(query, str) else query
+    filters = _filters(source, since, until)
+    if session.get_bind().dialect.name == "postgresql":
+        docs = table("search_docs", column("article_id", Integer), column("folded"), column("exact"))
+        vector = docs.c.exact if q.accented else docs.c.folded
+        stmt = select(func.count()).select_from(docs).where(vector.op("@@")(_tsquery(q.index_terms())))
+        if filters:
+            stmt = stmt.join(Article, Article.id == docs.c.article_id).where(*filters)
+    else:
+        name = "search_exact" if q.accented else "search_folded"
+        fts = table(name, column("rowid", Integer))
+        stmt = (select(func.count()).select_from(fts)
+                .where(literal_column(name).op("MATCH")(literal(fts5_and(q.index_terms())))))
+        if filters:
+            stmt = stmt.join(Article, Article.id == fts.c.rowid).where(*filters)
+    return int(session.execute(stmt).scalar_one())
+
+
+def _fts5_rows(name: str, match: str, param: str) -> Any:
+    """``SELECT rowid FROM name(match)``: a tier's membership test (FTS5's table-valued form; ``name`` is ours,
+    ``match`` a bound parameter)."""
+    return text(f"SELECT rowid FROM {name}(:{param})").bindparams(**{param: match}).columns(column("rowid", Integer))
+
+
 def _ranked_sqlite(session: Session, q: Query, filters: list[ColumnElement[bool]],
-                   limit: int) -> list[tuple[int, float]]:
+                   limit: int, offset: int) -> list[tuple[int, float, bool]]:
     name = "search_exact" if q.accented else "search_folded"
     fts = table(name, column("rowid", Integer))
     match = fts5_and(q.index_terms())
@@ -280,13 +327,18 @@ def _ranked_sqlite(session: Session, q: Query, filters: list[ColumnElement[bool]
         # same rows as the AND; bm25 sums over phrases, so adjacent words score higher
         match = f"({fts5_string(boost)}) OR ({match})"
     score = func.bm25(literal_column(name), *WEIGHTS)
-    stmt = (select(fts.c.rowid, score.label("score")).select_from(fts)
-            .where(literal_column(name).op("MATCH")(literal(match))))
+    exact_tier: ColumnElement[Any] = literal(True) if q.accented else \
+        fts.c.rowid.in_(_fts5_rows("search_exact", fts5_and(q.exact_terms()), "exact_tier"))
+    phrase_tier: ColumnElement[Any] = fts.c.rowid.in_(_fts5_rows(name, fts5_string(boost), "phrase_tier")) if boost \
+        else literal(False)
+    stmt = (select(fts.c.rowid, score.label("score"), exact_tier.label("exact"), phrase_tier.label("phrase"))
+            .select_from(fts).where(literal_column(name).op("MATCH")(literal(match))))
     if filters:
         stmt = stmt.join(Article, Article.id == fts.c.rowid).where(*filters)
-    stmt = stmt.order_by(literal_column("score")).limit(limit)
+    stmt = (stmt.order_by(literal_column("exact").desc(), literal_column("phrase").desc(), literal_column("score"),
+                          fts.c.rowid).limit(limit).offset(offset))
     # bm25 is lower-is-better; report higher-is-better like ts_rank
-    return [(int(i), -float(s)) for i, s in session.execute(stmt)]
+    return [(int(i), -float(s), bool(e)) for i, s, e, _ in session.execute(stmt)]
 
 
 def _tsquery(terms: Sequence[str]) -> ColumnElement[Any]:
@@ -296,19 +348,25 @@ def _tsquery(terms: Sequence[str]) -> ColumnElement[Any]:
 
 
 def _ranked_postgresql(session: Session, q: Query, filters: list[ColumnElement[bool]],
-                       limit: int) -> list[tuple[int, float]]:
+                       limit: int, offset: int) -> list[tuple[int, float, bool]]:
     docs = table("search_docs", column("article_id", Integer), column("folded"), column("exact"))
     vector = docs.c.exact if q.accented else docs.c.folded
     tsq = _tsquery(q.index_terms())
     score: ColumnElement[Any] = func.ts_rank(vector, tsq)
     boost = q.boost_phrase()
+    phrase_tier: ColumnElement[Any] = literal(False)
     if boost:
         score = score + func.ts_rank(vector, _tsquery([boost]))
-    stmt = select(docs.c.article_id, score.label("score")).where(vector.op("@@")(tsq))
+        phrase_tier = vector.op("@@")(_tsquery([boost]))
+    exact_tier: ColumnElement[Any] = literal(True) if q.accented else \
+        docs.c.exact.op("@@")(_tsquery(q.exact_terms()))
+    stmt = (select(docs.c.article_id, score.label("score"), exact_tier.label("exact"), phrase_tier.label("phrase"))
+            .where(vector.op("@@")(tsq)))
     if filters:
         stmt = stmt.join(Article, Article.id == docs.c.article_id).where(*filters)
-    stmt = stmt.order_by(literal_column("score").desc(), docs.c.article_id).limit(limit)
-    return [(int(i), float(s)) for i, s in session.execute(stmt)]
+    stmt = (stmt.order_by(literal_column("exact").desc(), literal_column("phrase").desc(),
+                          literal_column("score").desc(), docs.c.article_id).limit(limit).offset(offset))
+    return [(int(i), float(s), bool(e)) for i, s, e, _ in session.execute(stmt)]
 
 
 # ---------------------------------------------------------------- maintenance

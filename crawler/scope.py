@@ -263,7 +263,9 @@ def check_url(url: str, domains: Domains | None, pol: AddressPolicy | None = Non
 
 class ScopeMiddleware:
     """Downloader middleware (before OffsiteMiddleware and robots.txt): refuses what :func:`check_url` refuses,
-    counted as ``scope/offsite``, ``scope/blocked_address`` or ``scope/bad_scheme``."""
+    counted as ``scope/offsite``, ``scope/blocked_address`` or ``scope/bad_scheme``; a redirect that crosses
+    origins (:func:`crosses_origin`) carries no cookie or credentials (FAULTS E4), counted as
+    ``redirect/credentials_withheld``."""
 
     def __init__(self, crawler: Any) -> None:
         self.crawler = crawler
@@ -292,6 +294,10 @@ class ScopeMiddleware:
         spider = self.crawler.spider
         refusal = check_url(request.url, self._domains_of(spider))
         if refusal is None:
+            redirects = request.meta.get("redirect_urls")
+            if redirects and crosses_origin(str(redirects[-1]), request.url):
+                strip_credentials(request)
+                self.stats.inc_value("redirect/credentials_withheld")
             return
         self.stats.inc_value(f"scope/{refusal.kind}")
         host = urlsplit(request.url).netloc if refusal.kind != "bad_scheme" else request.url[:40]
@@ -312,6 +318,40 @@ class ScopeMiddleware:
                 logger.warning("%s: refused the redirect of %s to %s: bad scheme (only http and https are "
                                "fetched)", getattr(self.crawler.spider, "name", "?"), request.url, location[:80])
         return response
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+CREDENTIALS = (b"Cookie", b"Authorization", b"Proxy-Authorization")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def crosses_origin(before: str, after: str) -> bool:
+    """Whether a redirect from ``before`` to ``after`` leaves the origin credentials were given to: another host,
+    another port (cookies are not port-bound by RFC 6265, and Scrapy's cookie jar sends them to every port of a
+    host) or https down to http.  http up to https on the default ports is the same site."""
+    s1, h1, p1 = _origin(before)
+    s2, h2, p2 = _origin(after)
+    if h1 != h2 or (s1 == "https" and s2 == "http"):
+        return True
+    if p1 == p2:
+        return False
+    return not (s1 == "http" and s2 == "https" and p1 == 80 and p2 == 443)
+
+
+def strip_credentials(request: Any) -> None:
+    """No Cookie, Authorization or Proxy-Authorization on ``request``, and none added by the cookie jar."""
+    for name in CREDENTIALS:
+        request.headers.pop(name, None)
+    request.meta["dont_merge_cookies"] = True
 
 
 @implementer(IResolutionReceiver)

@@ -1,7 +1,12 @@
 """`vnarchive serve`: a read-only web view of the archive, server-rendered, with no script anywhere.
 
 - ``pages``: what each page shows, from a session and the request's raw parameters (bad ones are 400/404
-  with a message); ``diff``: side-by-side word differences as plain data.
+  with a message): search with totals and pages, sources, a source's newest articles, days (Vietnam time),
+  changed and removed articles (storage.browse's queries), lookup by any URL form (crawler.cli_inspect's
+  ``lookup_forms``, the identity ``show`` uses), articles with their dates' changes; ``diff``: side-by-side word
+  differences as plain data.
+- ``api``: the JSON API under ``/api/``, the same records as the commands' ``--json``; ``feeds``: the Atom
+  feeds ``/changes.atom`` and ``/removed.atom``.
 - ``app``: the Flask application, one read-only session per request; ``templates/`` (Jinja2, autoescaped:
   everything shown comes from pages on the web) and ``static/style.css`` are package data.
 - ``db``: a read-only engine that the worker threads can share; ``server``: waitress, with a fixed pool of

@@ -6,18 +6,22 @@ returns with a Jinja2 template (autoescaped: everything shown comes from pages o
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from jinja2 import StrictUndefined
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from crawler.web import pages
+from config.sources import Source
+from crawler.web import api, feeds, pages
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +34,18 @@ RAW_CSP = ("sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data
 ALLOWED = ("GET", "HEAD")
 
 
-def create_app(engine: Engine) -> Flask:
-    """The web view over a read-only ``engine`` (see crawler.web.db for one that threads can share)."""
+ATOM = "application/atom+xml"
+
+
+def create_app(engine: Engine, configured: Sequence[Source] = ()) -> Flask:
+    """The web view over a read-only ``engine`` (see crawler.web.db for one that threads can share);
+    ``configured`` (the sources file's sources) give the lookup by URL each source's own URL rules."""
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.jinja_options = {**app.jinja_options, "trim_blocks": True, "lstrip_blocks": True,
                          "undefined": StrictUndefined}
     app.jinja_env.filters.update(when=pages.when, day=pages.day, segments=pages.segments)
     factory = sessionmaker(engine)
+    known = tuple(configured)
 
     @contextmanager
     def reading() -> Iterator[Session]:
@@ -63,17 +72,100 @@ def create_app(engine: Engine) -> Flask:
                     resp.status_code)
         return resp
 
+    def arg(name: str) -> str | None:
+        return request.args.get(name)
+
     @app.get("/")
     def search() -> str:
-        a = request.args
         with reading() as s:
-            return render_template("search.html",
-                                   page=pages.search_page(s, a.get("q"), a.get("source"), a.get("since"), a.get("until")))
+            return render_template("search.html", page=pages.search_page(s, arg("q"), arg("source"), arg("since"),
+                                                                          arg("until"), arg("page")))
+
+    @app.get("/lookup")
+    def lookup() -> ResponseReturnValue:
+        with reading() as s:
+            a = pages.lookup(s, known, arg("url"))
+        return redirect(url_for("article", aid=a.id), 303)
 
     @app.get("/sources")
     def sources() -> str:
         with reading() as s:
             return render_template("sources.html", st=pages.sources_page(s))
+
+    @app.get("/source/<sid>")
+    def source(sid: str) -> str:
+        with reading() as s:
+            return render_template("source.html", page=pages.source_page(s, sid, arg("page")))
+
+    @app.get("/days")
+    def days() -> str:
+        with reading() as s:
+            return render_template("days.html", page=pages.days_page(s, arg("source"), arg("page")))
+
+    @app.get("/day/<d>")
+    def day(d: str) -> str:
+        with reading() as s:
+            return render_template("day.html", page=pages.day_page(s, d, arg("source"), arg("page")))
+
+    @app.get("/changes")
+    def changes() -> str:
+        with reading() as s:
+            return render_template("changes.html", page=pages.changes_page(s, arg("source"), arg("page")))
+
+    @app.get("/removed")
+    def removed() -> str:
+        with reading() as s:
+            return render_template("removed.html", page=pages.removed_page(s, arg("source"), arg("page")))
+
+    @app.get("/changes.atom")
+    def changes_atom() -> Response:
+        with reading() as s:
+            fp = pages.changes_page(s, arg("source"), None, feeds.FEED_SIZE)
+        assert fp.changes is not None
+        entries = [feeds.change_entry(c, url_for("diff", aid=c.article_id, a=c.version - 1, b=c.version,
+                                                 _external=True)) for c in fp.changes.items]
+        return atom("Changed articles", fp.source, entries, "changes", "changes_atom")
+
+    @app.get("/removed.atom")
+    def removed_atom() -> Response:
+        with reading() as s:
+            fp = pages.removed_page(s, arg("source"), None, feeds.FEED_SIZE)
+        assert fp.removals is not None
+        entries = [feeds.removal_entry(r, url_for("article", aid=r.article_id, _external=True))
+                   for r in fp.removals.items]
+        return atom("Removed articles", fp.source, entries, "removed", "removed_atom")
+
+    def atom(title: str, source: str | None, entries: list[feeds.Entry], page: str, feed: str) -> Response:
+        args = {"source": source} if source else {}
+        body = feeds.render(title + (f" · {source}" if source else ""),
+                            feeds.TAG + page + (f"/{source}" if source else ""),
+                            url_for(feed, _external=True, **args), url_for(page, _external=True, **args), entries)
+        return Response(body, mimetype=ATOM)
+
+    # ---------------------------------------------------------------- the JSON API
+
+    def json_api(rule: str, endpoint: str, fn: Callable[..., dict[str, Any]]) -> None:
+        def view(**kw: str) -> ResponseReturnValue:
+            with reading() as s:
+                return json_response(fn(s, **kw))
+        app.add_url_rule(rule, endpoint, view, methods=["GET"])
+
+    a = request_args()
+    json_api("/api/search", "api_search", lambda s: api.search(s, a.get("q"), a.get("source"), a.get("since"),
+                                                               a.get("until"), a.get("page"), a.get("per_page")))
+    json_api("/api/sources", "api_sources", lambda s: api.sources(s))
+    json_api("/api/source/<sid>", "api_source", lambda s, sid: api.source(s, sid, a.get("page"), a.get("per_page")))
+    json_api("/api/days", "api_days", lambda s: api.days(s, a.get("source"), a.get("page")))
+    json_api("/api/day/<d>", "api_day",
+             lambda s, d: api.day(s, d, a.get("source"), a.get("page"), a.get("per_page")))
+    json_api("/api/changes", "api_changes",
+             lambda s: api.changes(s, a.get("source"), a.get("page"), a.get("per_page")))
+    json_api("/api/removed", "api_removed",
+             lambda s: api.removed(s, a.get("source"), a.get("page"), a.get("per_page")))
+    json_api("/api/lookup", "api_lookup", lambda s: api.lookup(s, known, a.get("url")))
+    json_api("/api/article/<aid>", "api_article", lambda s, aid: api.article(s, aid, a.get("v")))
+    json_api("/api/article/<aid>/versions", "api_versions", lambda s, aid: api.history(s, aid))
+    json_api("/api/article/<aid>/diff", "api_diff", lambda s, aid: api.diff(s, aid, a.get("a"), a.get("b")))
 
     @app.get("/article/<aid>")
     def article(aid: str) -> str:
@@ -99,22 +191,37 @@ def create_app(engine: Engine) -> Flask:
                         headers={"Content-Security-Policy": RAW_CSP})
 
     @app.errorhandler(pages.PageError)
-    def page_error(e: pages.PageError) -> tuple[str, int]:
+    def page_error(e: pages.PageError) -> tuple[str | Response, int]:
         return error_page(e.status, e.message)
 
     @app.errorhandler(HTTPException)
-    def http_error(e: HTTPException) -> tuple[str, int]:
+    def http_error(e: HTTPException) -> tuple[str | Response, int]:
         code = e.code or 500
         return error_page(code, "no such page" if code == 404 else (e.description or ""))
 
     @app.errorhandler(Exception)
-    def internal_error(e: Exception) -> tuple[str, int]:
+    def internal_error(e: Exception) -> tuple[str | Response, int]:
         logger.error("error serving %s", request.full_path, exc_info=e)
         return error_page(500, "See the server's log.", "Internal error")
 
     return app
 
 
-def error_page(code: int, message: str, heading: str | None = None) -> tuple[str, int]:
+def json_response(record: dict[str, Any]) -> Response:
+    """One JSON object, UTF-8, fields in the order the commands' --json prints them."""
+    return Response(json.dumps(record, ensure_ascii=False) + "\n", mimetype="application/json")
+
+
+class request_args:  # noqa: N801  (reads like request.args)
+    """``request.args.get`` of the request being served (``request.args`` itself cannot be read outside one)."""
+
+    def get(self, name: str) -> str | None:
+        return request.args.get(name)
+
+
+def error_page(code: int, message: str, heading: str | None = None) -> tuple[str | Response, int]:
+    """An error as a page, or as ``{"error": message, "status": code}`` under /api/."""
     status = f"{code} {HTTP_STATUS_CODES.get(code, 'Error')}"
+    if request.path.startswith("/api/"):
+        return json_response({"error": message, "status": code}), code
     return render_template("error.html", status=status, heading=heading or status, message=message), code

@@ -5,6 +5,7 @@ the same size. Requests beyond the workers wait in waitress's queue; nothing gro
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Flask
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Engine
 from waitress import create_server, wasyncore
 from waitress.trigger import trigger
 
+from config.sources import Source
 from crawler.web.app import create_app
 from crawler.web.db import reader_engine
 from storage.migrate import check_current
@@ -53,12 +55,14 @@ class WebServer:
         self._engine.dispose()
 
 
-def make_server(db_url: str, host: str = "127.0.0.1", port: int = 8000, threads: int = THREADS) -> WebServer:
-    """The web view of the archive at ``db_url``, opened read-only, on (host, port); port 0 picks a free one."""
+def make_server(db_url: str, host: str = "127.0.0.1", port: int = 8000, threads: int = THREADS,
+                sources: Sequence[Source] = ()) -> WebServer:
+    """The web view of the archive at ``db_url``, opened read-only, on (host, port); port 0 picks a free one.
+    ``sources`` (the sources file's) give the lookup by URL each source's own URL rules, as in ``show``."""
     engine = reader_engine(db_url, threads)
     try:
         check_current(engine)
-        return WebServer(create_app(engine), engine, host, port, threads)
+        return WebServer(create_app(engine, sources), engine, host, port, threads)
     except BaseException:
         engine.dispose()
         raise

@@ -396,12 +396,18 @@ def serve_cmd(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     db: DbOpt = None,
 ) -> None:
-    """Serve a read-only web view of the archive: search, articles with diffs, source health."""
+    """Serve a read-only web view of the archive: search, browse by source and day, changes and removals
+    (with Atom feeds), articles with diffs, lookup by URL, source health, and a JSON API under /api/."""
     from crawler.cli import err, expected_errors, settings_for
     from crawler.web import make_server
 
     with expected_errors():
-        server = make_server(settings_for(db).db_url, host, port)
+        settings = settings_for(db)
+        try:
+            sources = load_sources(settings.sources_path).sources
+        except SourcesError:
+            sources = ()  # URLs are then looked up by their generic rules only, as `show` does
+        server = make_server(settings.db_url, host, port, sources=sources)
     h, p = str(server.server_address[0]), server.server_address[1]
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"warning: listening on {host}: anyone who can reach it can read the archive", highlight=False)

@@ -261,15 +261,15 @@ def test_article_and_diff_show_dates_and_their_changes(web: tuple[FlaskClient, d
     body = page(c, f"/article/{e}?v=2")
     assert "<dt>modified</dt><dd>2024-05-02 10:15 +07:00</dd>" in body
     assert "<dt>published</dt><dd>2024-05-01 09:00 +07:00 (<a href=\"/day/2024-05-01\">2024-05-01</a>)" in body
-    assert ("<dt>published changed</dt><dd>in version 2: <del>2024-05-01T08:00:00+07:00</del> → "
-            "<ins>2024-05-01T09:00:00+07:00</ins></dd>") in body
+    assert ("<dt>published changed</dt><dd>in version 2: <del>2024-05-01 08:00 +07:00</del> → "
+            "<ins>2024-05-01 09:00 +07:00</ins></dd>") in body
     assert "<dt>modified changed</dt><dd>in version 2: <del>none</del>" in body
-    assert "<dt>modified changed</dt><dd>in version 3: <del>2024-05-02T10:15:00+07:00</del>" in body
+    assert "<dt>modified changed</dt><dd>in version 3: <del>2024-05-02 10:15 +07:00</del>" in body
     assert '<td data-label="modified">2024-05-02 10:15 +07:00</td>' in body
     assert "<dt>modified</dt><dd>not stated</dd>" in page(c, f"/article/{e}?v=1")
     diff = page(c, f"/article/{e}/diff?a=1&b=2")
-    assert "<del>2024-05-01T08:00:00+07:00</del></td><td><ins>2024-05-01T09:00:00+07:00</ins>" in diff
-    assert "<th colspan=\"2\">modified</th>" in diff and "<ins>2024-05-02T10:15:00+07:00</ins>" in diff
+    assert "<del>2024-05-01 08:00 +07:00</del></td><td><ins>2024-05-01 09:00 +07:00</ins>" in diff
+    assert "<th colspan=\"2\">modified</th>" in diff and "<ins>2024-05-02 10:15 +07:00</ins>" in diff
     assert "published, modified <span class=\"meta\">(unchanged)</span>" in page(c, f"/article/{ids['n0']}/diff?a=1&b=1")
 
 

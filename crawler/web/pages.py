@@ -288,7 +288,7 @@ class DateChange:
 
     version: int
     name: str  # published | modified
-    old: str  # ISO 8601, "" when the version before had none
+    old: str  # for people (when()), "" when the version before had none
     new: str
 
 
@@ -296,8 +296,8 @@ def date_changes(versions: Sequence[Version]) -> list[DateChange]:
     out = []
     for a, b in zip(versions, versions[1:], strict=False):
         for name in ("published", "modified"):
-            x = iso(getattr(a, name), a.utc_offset_minutes) or ""
-            y = iso(getattr(b, name), b.utc_offset_minutes) or ""
+            x, y = _when_or_empty(getattr(a, name), a.utc_offset_minutes), \
+                _when_or_empty(getattr(b, name), b.utc_offset_minutes)
             if getattr(a, name) != getattr(b, name):
                 out.append(DateChange(b.number, name, x, y))
     return out
@@ -362,7 +362,7 @@ def diff_page(session: Session, raw_id: str, raw_old: str | None, raw_new: str |
     for name in ("published", "modified"):
         x, y = getattr(va, name), getattr(vb, name)
         if x != y:
-            dates.append((name, iso(x, va.utc_offset_minutes) or "", iso(y, vb.utc_offset_minutes) or ""))
+            dates.append((name, _when_or_empty(x, va.utc_offset_minutes), _when_or_empty(y, vb.utc_offset_minutes)))
     return DiffPage(a, va, vb, fields, dates)
 
 
@@ -402,6 +402,10 @@ def when(value: dt.datetime | None, offset_minutes: int | None = None) -> str:
     """A time for people: minutes and the offset (Vietnam time unless the page said otherwise)."""
     s = iso(value, offset_minutes)
     return f"{s[:16].replace('T', ' ')} {s[-6:]}" if s else "–"
+
+
+def _when_or_empty(value: dt.datetime | None, offset_minutes: int | None) -> str:
+    return when(value, offset_minutes) if value is not None else ""
 
 
 def day(value: dt.datetime | None, offset_minutes: int | None = None) -> str:

@@ -257,7 +257,9 @@ def test_sixteen_concurrent_readers(served: tuple[str, dict[str, int], subproces
     base, ids, proc = served
     a = ids["a"]
     paths = ["/", f"/article/{a}", "/?q=da+nang", f"/article/{a}/capture", "/sources", f"/article/{ids['b']}",
-             "/?q=" + urllib.parse.quote("Đà Nẵng"), f"/article/{a}/raw?v=1", f"/article/{a}/diff?a=1&b=2"]
+             "/?q=" + urllib.parse.quote("Đà Nẵng"), f"/article/{a}/raw?v=1", f"/article/{a}/diff?a=1&b=2",
+             "/source/bao?page=2", "/days", "/day/2024-05-01", "/changes", "/removed.atom", "/?q=da+nang&page=2",
+             "/api/search?q=da+nang", f"/api/article/{a}", "/api/sources", "/lookup?url=http%3A%2F%2Fbao.test%2Fa"]
     codes: collections.Counter[object] = collections.Counter()
     lock = threading.Lock()
     start = threading.Barrier(16)

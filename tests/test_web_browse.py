@@ -235,6 +235,15 @@ def test_lookup_by_any_url_form(web: tuple[FlaskClient, dict[str, int]]) -> None
     assert api(c, "/api/lookup?url=http://nowhere.test/", 404)["error"].startswith("no archived article")
 
 
+def test_lookup_of_a_skipped_page_says_so(web: tuple[FlaskClient, dict[str, int]],
+                                         session_factory: sessionmaker[Session]) -> None:
+    c, _ = web
+    with session_factory.begin() as s:
+        repo.record_skip(s, "bao", "http://bao.test/anh-1", "photo_page", None, T0)
+    body = page(c, "/lookup?url=" + urllib.parse.quote("http://bao.test/anh-1?utm_source=zalo"), 404)
+    assert "was fetched but not archived: skipped as photo_page (last fetched 2024-05-01 10:00 +07:00)" in body
+
+
 def test_lookup_uses_each_sources_url_rules(db_url: str, session_factory: sessionmaker[Session]) -> None:
     from config.sources import Source
     from crawler.web.app import create_app

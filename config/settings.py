@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,6 +35,12 @@ class Settings:
     allow_addresses: tuple[str, ...] = ()
     # seconds: a Retry-After up to this slows the host that long; a longer one defers the URL to a later run
     max_retry_after: int = 120
+    # the job queue's broker (redis://… or amqp://…): crawls are enqueued for `vnarchive worker`s instead of
+    # being run here (scheduler, `crawl --queue`); None = no queue
+    broker_url: str | None = None
+    # seconds a taken job stays a worker's without a renewal of its lease (Redis's visibility timeout): how long
+    # a dead worker's job waits before another worker gets it.  Renewed every sixth of it while the job runs
+    queue_lease: int = 120
 
     def with_overrides(self, **kw: Any) -> Settings:
         """A copy with the given fields replaced; None means "not given" (a flag left out)."""
@@ -79,4 +86,13 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         log_file=env.get("VNARCHIVE_LOG_FILE") or None,
         allow_addresses=_networks_env(env, "VNARCHIVE_ALLOW_ADDRESSES"),
         max_retry_after=_int_env(env, "VNARCHIVE_MAX_RETRY_AFTER", 120),
+        broker_url=env.get("VNARCHIVE_BROKER") or None,
+        queue_lease=_int_env(env, "VNARCHIVE_QUEUE_LEASE", 120, minimum=3),
     )
+
+
+def host_name(environ: Mapping[str, str] | None = None) -> str:
+    """The name crawl runs record as their ``host``: $VNARCHIVE_HOST (a worker sets it to its own name for the
+    crawls it runs), else the machine's name."""
+    env = os.environ if environ is None else environ
+    return (env.get("VNARCHIVE_HOST") or "").strip() or socket.gethostname()

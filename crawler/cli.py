@@ -23,6 +23,8 @@ from crawler.cli_inspect import register as _register_inspect
 from crawler.cli_reextract import register as _register_reextract
 from crawler.cli_scheduler import register as _register_scheduler
 from crawler.cli_try import register as _register_try
+from crawler.cli_worker import crawl_queued
+from crawler.cli_worker import register as _register_worker
 from storage.db import ArchiveError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True, rich_markup_mode=None,
@@ -128,6 +130,10 @@ def crawl(
                                          hidden=True)] = "manual",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log Scrapy's progress to stderr.")] = False,
+    queue: Annotated[bool, typer.Option("--queue", help="Enqueue one job per source for `vnarchive worker`s "
+                                        "($VNARCHIVE_BROKER) instead of crawling here.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="With --queue: wait until the jobs end; exit 0 only if "
+                                       "every one finished.")] = False,
     db: DbOpt = None,
     sources: SourcesOpt = None,
 ) -> None:
@@ -143,6 +149,13 @@ def crawl(
             raise UsageFailure("name sources to crawl or give --all (not both)" if all_ else
                                f"name sources to crawl or give --all; configured: {', '.join(sf.ids)}")
         chosen = list(sf.sources) if all_ else [sf.get(i) for i in dict.fromkeys(source_ids or [])]
+        if wait and not queue:
+            raise UsageFailure("--wait goes with --queue")
+        if queue:
+            code = crawl_queued(settings, chosen, trigger, wait)
+    if queue:
+        raise typer.Exit(code)
+    with expected_errors():
         show = not quiet and err.is_terminal
         results = run(settings, chosen, trigger=trigger, progress=(lambda c: Progress(c, err)) if show else None,
                       log_level="INFO" if verbose else "WARNING")
@@ -343,6 +356,7 @@ _register_inspect(app)
 _register_try(app)
 _register_reextract(app)
 _register_scheduler(app)
+_register_worker(app)
 
 
 def main() -> None:

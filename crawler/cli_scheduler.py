@@ -136,12 +136,13 @@ def runs(
         return
     t = Table(title=f"{len(records)} most recent runs" + (f" of {source}" if source else "")
               + "; times in Asia/Ho_Chi_Minh")
-    for col in ("id", "source", "trigger", "started", "took", "status", "exit", "pages", "new", "upd", "same",
-                "rm", "skip", "error"):
-        t.add_column(col, justify="left" if col in ("source", "trigger", "started", "status", "error") else "right",
+    for col in ("id", "source", "trigger", "host", "started", "took", "status", "exit", "pages", "new", "upd",
+                "same", "rm", "skip", "error"):
+        t.add_column(col, justify="left" if col in ("source", "trigger", "host", "started", "status", "error")
+                     else "right",
                      no_wrap=col != "error")
     for r in records:
-        t.add_row(str(r["id"]), r["source"], r["trigger"], _short(r["started"]), _took(r["started"], r["ended"]),
+        t.add_row(str(r["id"]), r["source"], r["trigger"], r["host"] or "-", _short(r["started"]), _took(r["started"], r["ended"]),
                   r["status"], "" if r["exit_code"] is None else str(r["exit_code"]), str(r["pages"]),
                   str(r["new"]), str(r["updated"]), str(r["unchanged"]), str(r["removed"]), str(r["skipped"]),
                   (r["error"] or "")[:80])

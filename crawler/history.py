@@ -29,7 +29,8 @@ def iso(value: dt.datetime | None) -> str | None:
 
 def run_record(run: CrawlRun) -> dict[str, Any]:
     """One run as `vnarchive runs --json` prints it."""
-    return {"id": run.id, "source": run.source_id, "trigger": run.trigger, "started": iso(run.started_at),
+    return {"id": run.id, "source": run.source_id, "trigger": run.trigger, "host": run.host,
+            "started": iso(run.started_at),
             "ended": iso(run.ended_at), "status": run.status, "exit_code": run.exit_code,
             "pages": run.pages_fetched, "new": run.articles_new, "updated": run.articles_updated,
             "unchanged": run.articles_unchanged, "removed": run.articles_removed, "skipped": run.pages_skipped,

@@ -78,12 +78,14 @@ def _transient(exc: BaseException) -> bool:
 
 @retry(retry=retry_if_exception(_transient), stop=stop_after_attempt(4), wait=wait_exponential(0.5, max=8),
        before_sleep=before_sleep_log(logger, logging.WARNING), reraise=True)
-def launch(cmd: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def launch(cmd: Sequence[str], env: dict[str, str] | None = None,
+           preexec_fn: Callable[[], object] | None = None) -> subprocess.Popen[str]:
     """Start ``cmd`` in a new session (its own process group, away from the terminal's Ctrl-C: the daemon
-    decides when its children stop).  stdout is dropped (the run record says it all), stderr is piped."""
+    decides when its children stop).  stdout is dropped (the run record says it all), stderr is piped.
+    ``preexec_fn`` runs in the child before the exec (a queue worker's: die with the worker)."""
     return subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
-                            close_fds=True, env=env)
+                            close_fds=True, env=env, preexec_fn=preexec_fn)
 
 
 def signal_group(pgid: int, sig: int) -> bool:
@@ -148,10 +150,11 @@ def supervise(proc: subprocess.Popen[str], timeout: float, stop: StopRequest | N
 
 def run_child(cmd: Sequence[str], timeout: float, stop: StopRequest | None = None, kill_after: float = 30.0,
               on_line: Callable[[str], None] | None = None, env: dict[str, str] | None = None,
-              on_start: Callable[[int], None] | None = None) -> ChildOutcome:
+              on_start: Callable[[int], None] | None = None,
+              preexec_fn: Callable[[], object] | None = None) -> ChildOutcome:
     """Launch ``cmd`` (retrying transient fork failures) and supervise it to the end.  Raises OSError when it
     cannot be launched."""
-    proc = launch(cmd, env)
+    proc = launch(cmd, env, preexec_fn)
     if on_start is not None:
         on_start(proc.pid)
     return supervise(proc, timeout, stop, kill_after, on_line)

@@ -165,12 +165,16 @@ def _pid_alive(pid: int | None) -> bool:
 
 @retrying()
 def reap_stale_runs(factory: Any) -> int:
-    """Runs left 'running' by a process that no longer exists (kill -9, power loss) are marked killed."""
-    from sqlalchemy import select
+    """Runs left 'running' by a process that no longer exists (kill -9, power loss) are marked killed.  Only
+    this host's runs: a pid says nothing about another machine's processes (crawler.worker reaps those)."""
+    from sqlalchemy import or_, select
+
+    from config.settings import host_name
 
     n = 0
     with factory.begin() as s:
-        for run in s.execute(select(CrawlRun).where(CrawlRun.status == "running")).scalars():
+        for run in s.execute(select(CrawlRun).where(CrawlRun.status == "running", or_(
+                CrawlRun.host == host_name(), CrawlRun.host.is_(None)))).scalars():
             if not _pid_alive(run.pid):
                 run.status, run.ended_at, run.error = "killed", repo.utcnow(), "the crawl process disappeared"
                 n += 1

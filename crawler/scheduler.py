@@ -39,11 +39,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
-from config.settings import Settings
+from config.settings import Settings, host_name
 from config.sources import Source, SourcesError, parse_sources
 from crawler.history import VN_TZ, iso, last_successes, source_health
 from crawler.jobs import ChildOutcome, StopRequest, crawl_command, crawl_env, run_child
 from crawler.locks import Lock, control_dir, daemon_lock, holder, private_dir
+from crawler.queue import Dispatcher, QueueError, job_for, make_app
 from storage import repo
 from storage.db import make_engine, make_session_factory, retrying
 from storage.models import CrawlRun
@@ -156,7 +157,7 @@ def record_outcome(factory: Any, source: Source, trigger: str, launched: dt.date
     """Complete the child's run record when it could not (timeout, crash, kill); returns the run's status."""
     with factory.begin() as s:
         run = s.execute(select(CrawlRun).where(
-            CrawlRun.source_id == source.id, CrawlRun.pid == outcome.pid,
+            CrawlRun.source_id == source.id, CrawlRun.pid == outcome.pid, CrawlRun.host == host_name(),
             CrawlRun.started_at >= launched - dt.timedelta(minutes=1)).order_by(CrawlRun.id.desc()).limit(1)
         ).scalar_one_or_none()
         verdict = final_status(outcome, run.status if run else None, timeout)
@@ -278,6 +279,8 @@ class Daemon:
         self.started = repo.utcnow()
         # the pool's size is the cap on crawls at once: each job thread supervises one child process
         self.executor = ThreadPoolExecutor(max(1, settings.max_parallel_crawls))
+        # VNARCHIVE_BROKER set: due crawls are enqueued for `vnarchive worker`s (crawler.queue), not run here
+        self.dispatcher = Dispatcher(make_app(settings.broker_url)) if settings.broker_url else None
         self.scheduler = make_scheduler(self.executor)
         self.scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
 
@@ -354,6 +357,9 @@ class Daemon:
     def _crawl(self, src: Source, trigger: str) -> None:
         s = self.settings
         launched = repo.utcnow()
+        if self.dispatcher is not None:
+            self._enqueue(src, trigger, launched)
+            return
         cmd = crawl_command(src.id, trigger, self.snapshot)
         logger.info("%s: starting a %s crawl", src.id, trigger)
         echo = ChildEcho(src.id)
@@ -368,6 +374,16 @@ class Daemon:
         echo.close()
         record_outcome(self.factory, src, trigger, launched, outcome, s.crawl_timeout)
         self._report(src)
+
+    def _enqueue(self, src: Source, trigger: str, launched: dt.datetime) -> None:
+        assert self.dispatcher is not None
+        try:
+            ok, message = self.dispatcher.submit(job_for(self.snapshot, src.id, trigger))
+        except (QueueError, OSError) as e:
+            logger.error("%s: cannot enqueue the crawl: %s", src.id, e)
+            record_launch_failure(self.factory, src, trigger, launched, f"cannot enqueue the crawl: {e}")
+            return
+        logger.log(logging.INFO if ok else logging.WARNING, "%s: %s run %s", src.id, trigger, message)
 
     def _report(self, src: Source) -> None:
         with self.factory() as s:
@@ -481,6 +497,9 @@ class Daemon:
         logger.info("scheduler started (pid %s): %d sources, at most %d crawls at once, %d s limit per crawl; "
                     "control directory %s", os.getpid(), len(self.sources), max(1, s.max_parallel_crawls),
                     s.crawl_timeout, self.ctl)
+        if self.dispatcher is not None:
+            logger.info("crawls are enqueued for `vnarchive worker`s on %s (VNARCHIVE_BROKER)",
+                        self.dispatcher.where())
         self.scheduler.start()  # returns once the control thread has shut it down
         # job threads stop their crawls themselves: stop_grace, then SIGTERM, then SIGKILL term_timeout later
         self.executor.shutdown(wait=True)

@@ -234,7 +234,7 @@ def report(label: str, c: dict[str, Any], plain_s: float, as_json: bool) -> None
         print(json.dumps(figures))
         return
     print(f"\n{label}: {c['articles']} articles archived in {c['wall']:.1f} s")
-    print(f"| | articles/s | CPU per article | cores used |\n|---|---|---|---|")
+    print("| | articles/s | CPU per article | cores used |\n|---|---|---|---|")
     print(f"| vnarchive, end to end | {rate:.1f} | {figures['cpu_ms_per_article']} ms (whole tree) | "
           f"{figures['cores_used']} of 2 |")
     print(f"| plain trafilatura, one core | {1 / plain_s:.1f} | {plain_s * 1000:.1f} ms | 1 |")

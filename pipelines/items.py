@@ -58,6 +58,9 @@ class Extracted:
     # the page's visible text blocks (each once, at most 300 characters), for learning the source's template
     # (pipelines.template); not archived
     blocks: tuple[str, ...] = ()
+    # what the page teaches the template (``template.page_hashes``: hash -> sample), computed in the worker so
+    # the archive writer, which holds the GIL the crawl needs, does not hash every block of every page
+    learned: dict[str, str] | None = None
 
 
 @dataclass(slots=True)

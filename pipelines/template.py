@@ -169,7 +169,10 @@ class TemplateModel:
 
 
 def page_hashes(ex: Extracted) -> dict[str, str]:
-    """Hash -> sample of everything a new article teaches: its blocks, its title and its lead's opening."""
+    """Hash -> sample of everything a new article teaches: its blocks, its title and its lead's opening
+    (``ex.learned`` when the extraction worker computed it already)."""
+    if ex.learned is not None:
+        return ex.learned
     out: dict[str, str] = {}
     for b in ex.blocks:
         key = block_key(b)

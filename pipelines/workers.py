@@ -73,12 +73,15 @@ def die_with_parent(parent_pid: int) -> None:
 def _extract(body: bytes, url: str, content_type: str | None, hints: Extraction) -> Extracted | Skipped:
     from pipelines.extract import extract_article
     from pipelines.stories import shingles, signature_of
+    from pipelines.template import page_hashes
 
     try:
         result = extract_article(body, url, content_type, hints)
         if isinstance(result, Extracted):
             sh = shingles(result.text)
             result.signature, result.shingle_count = signature_of(sh), len(sh)
+            # hashed here, not in the archive writer; the blocks themselves need not travel back
+            result.learned, result.blocks = page_hashes(result), ()
         return result
     except MemoryError:
         return Skipped("too_large_to_parse")

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -205,15 +205,26 @@ def known_article_rows(session: Session, source_id: str) -> Iterator[Any]:
     yield from session.execute(stmt)
 
 
+# Built once: constructing 16 (band, hash) conditions per page cost the archive writer more than the query.
+# ``band IN (...) AND hash IN (...)`` probes the (band, hash) index (a row-value IN scans the table in SQLite);
+# it also admits a band's row whose hash is another band's, a 64-bit coincidence the similarity check discards.
+_STORY_CANDIDATES = (
+    select(Article.id, Article.story_id, ArticleSignature.signature)
+    .join(ArticleSignature, ArticleSignature.article_id == Article.id)
+    .where(Article.id.in_(
+        select(StoryBand.article_id)
+        .where(StoryBand.band.in_(bindparam("bands", expanding=True)),
+               StoryBand.hash.in_(bindparam("hashes", expanding=True)),
+               StoryBand.article_id != bindparam("exclude"))
+        .distinct())))
+
+
 def story_candidates(session: Session, bands: Sequence[tuple[int, int]], exclude: int) -> list[Any]:
     """Articles sharing at least one LSH band: (article_id, story_id, signature) rows."""
     if not bands:
         return []
-    cond = or_(*[and_(StoryBand.band == b, StoryBand.hash == h) for b, h in bands])
-    ids = select(StoryBand.article_id).where(cond, StoryBand.article_id != exclude).distinct()
-    return list(session.execute(
-        select(Article.id, Article.story_id, ArticleSignature.signature)
-        .join(ArticleSignature, ArticleSignature.article_id == Article.id).where(Article.id.in_(ids))))
+    return list(session.execute(_STORY_CANDIDATES, {"bands": sorted({b for b, _ in bands}),
+                                                    "hashes": sorted({h for _, h in bands}), "exclude": exclude}))
 
 
 def set_signature(session: Session, article_id: int, signature: bytes, shingles: int,

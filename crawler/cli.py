@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from config import Settings, SourcesError, from_env, load_sources
 from config.sources import SourcesFile
+from crawler.cli_copy import copy_cmd
 from crawler.cli_export import export_cmd
 from crawler.cli_inspect import register as _register_inspect
 from crawler.cli_reextract import register as _register_reextract
@@ -232,6 +233,10 @@ def db_reindex(db: DbOpt = None) -> None:
             search.rebuild(session)
             search.check(session)
     out.print("search index rebuilt and checked")
+
+
+# copy to another database (SQLite <-> PostgreSQL): crawler.cli_copy
+db_app.command("copy")(copy_cmd)
 
 
 # ---------------------------------------------------------------- export

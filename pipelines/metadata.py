@@ -14,8 +14,11 @@ from pipelines.dates import iso_has_time, parse_iso, parse_visible
 from pipelines.decode import nfc
 
 WS = re.compile(r"\s+")
-_ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "blogposting", "analysisnewsarticle",
-                  "opinionnewsarticle", "backgroundnewsarticle", "report", "webpage"}
+# schema.org's Article and its subtypes (https://schema.org/Article: "More specific Types"), and WebPage
+_ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "blogposting", "liveblogposting",
+                  "analysisnewsarticle", "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle",
+                  "askpublicnewsarticle", "satiricalarticle", "scholarlyarticle", "techarticle",
+                  "advertisercontentarticle", "socialmediaposting", "discussionforumposting", "report", "webpage"}
 _DATE_CLASS = re.compile(r"date|time|publish|ngay|thoi-gian|post-time|meta", re.I)
 # today's date in a page's top bar or site header is not the article's ("article-header" may well hold it)
 _NOT_ARTICLE_DATE = re.compile(r"today|now\b|current|clock|weather|top-?bar|top-?header|site-?header|page-?header|"
@@ -58,6 +61,9 @@ def _walk_jsonld(obj: Any) -> list[dict[str, Any]]:
         if "@graph" in obj:
             out += _walk_jsonld(obj["@graph"])
         out.append(obj)
+        # a WebPage whose mainEntity is the article ({"@type": "WebPage", "mainEntity": {"@type": "NewsArticle"}})
+        if isinstance(obj.get("mainEntity"), (dict, list)):
+            out += _walk_jsonld(obj["mainEntity"])
     return out
 
 

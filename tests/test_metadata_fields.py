@@ -95,3 +95,27 @@ def test_elementor_widgets_are_the_article_not_furniture() -> None:
               '(Ảnh: Xuân Khu)</figcaption></figure></div></div>')
     ex = run(page(closing=widget))
     assert "Đại biểu dự hội nghị tại Quảng Ngãi" in ex.text
+
+
+def test_jsonld_article_as_a_webpages_main_entity_gives_every_author_and_the_date() -> None:
+    """schema.org's WebPage -> mainEntity -> NewsArticle (a scholarly publisher's shape): the article node is
+    found inside, with all its authors and its date."""
+    ld = ('<script type="application/ld+json">{"@context": "https://schema.org", "@type": "WebPage", '
+          '"mainEntity": {"@type": "NewsArticle", "headline": "Hội nghị triển khai an ninh mạng năm 2024", '
+          '"datePublished": "2024-08-25T09:30:00+07:00", "author": [{"@type": "Person", "name": "Nguyễn Văn An"}, '
+          '{"@type": "Person", "name": "Trần Thị Bình"}, {"@type": "Organization", "name": "TTXVN"}]}}</script>')
+    ex = run(page(jsonld=ld))
+    assert ex.author == "Nguyễn Văn An, Trần Thị Bình"
+    assert ex.published == dt.datetime(2024, 8, 25, 9, 30, tzinfo=VN)
+
+
+def test_a_live_blog_is_an_article_and_its_updates_authors_are_not_its_own() -> None:
+    """LiveBlogPosting is a schema.org Article subtype; the posts nested in liveBlogUpdate are not the page."""
+    ld = ('<script type="application/ld+json">{"@context": "https://schema.org", "@type": "LiveBlogPosting", '
+          '"headline": "Hội nghị triển khai an ninh mạng năm 2024", "datePublished": "2024-08-25T08:00:00+07:00", '
+          '"author": [{"@type": "Person", "name": "Lê Minh Châu"}], "liveBlogUpdate": [{"@type": "BlogPosting", '
+          '"headline": "Cập nhật", "datePublished": "2024-08-25T10:00:00+07:00", '
+          '"author": {"@type": "Person", "name": "Phạm Quốc Dũng"}}]}</script>')
+    ex = run(page(jsonld=ld))
+    assert ex.author == "Lê Minh Châu"
+    assert ex.published == dt.datetime(2024, 8, 25, 8, 0, tzinfo=VN)

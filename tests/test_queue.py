@@ -359,3 +359,31 @@ def test_sigterm_hands_the_running_job_back(tmp_path: Path, broker: str, archive
     assert sorted((x["host"], x["status"]) for x in runs) == [("wa", "interrupted"), ("wb", "finished")]
     rows = _export(env, tmp_path)
     assert len(rows) == len({row["url"] for row in rows}) == 6
+
+
+@needs_redis
+@pytest.mark.slow
+def test_the_scheduler_enqueues_its_runs_for_the_workers(tmp_path: Path, broker: str, archive: str,
+                                                         serve_site: Callable[..., Any],
+                                                         workers: Callable[[dict[str, str]], Workers]) -> None:
+    sites, sources = _sites(serve_site, tmp_path)
+    env = {"VNARCHIVE_DB": archive, "VNARCHIVE_SOURCES": str(sources), "VNARCHIVE_BROKER": broker,
+           "VNARCHIVE_SCHEDULE_EVERY": "3600"}
+    w = workers(env)
+    w.start("wa")
+    w.wait_ready("wa")
+    log = open(tmp_path / "scheduler.log", "wb")  # noqa: SIM115
+    daemon = subprocess.Popen([sys.executable, "-m", "crawler", "scheduler", "start"], cwd=ROOT,
+                              env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        # never crawled: each source is caught up once, through the queue, on the worker
+        _wait_for(lambda: sorted(x["status"] for x in _runs(env)) == ["finished", "finished"], 180,
+                  "both catch-up runs to finish on the worker")
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(60) == 0
+    text = (tmp_path / "scheduler.log").read_text(errors="replace")
+    assert "crawls are enqueued for `vnarchive worker`s" in text
+    assert "bao1: schedule run enqueued as job" in text and "bao2: schedule run enqueued as job" in text
+    assert sorted((x["source"], x["trigger"], x["host"]) for x in _runs(env)) == [
+        ("bao1", "schedule", "wa"), ("bao2", "schedule", "wa")]

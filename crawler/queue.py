@@ -44,7 +44,7 @@ TASK = "vnarchive.crawl_source"
 VISIBILITY_TIMEOUT = 120  # default lease (VNARCHIVE_QUEUE_LEASE): seconds before Redis gives an unrenewed job away
 RESTORE_EVERY = 10  # at most this many seconds between a worker's sweeps for expired leases (restore_visible)
 BROKER_HEARTBEAT = 60  # AMQP: a worker silent this long is dead and its jobs are delivered again
-RESULT_EXPIRES = 7 * 24 * 3600
+RESULT_EXPIRES = 24 * 3600
 
 
 class QueueError(ValueError):
@@ -92,8 +92,9 @@ def make_app(broker_url: str, result_backend: str | None = None, lease: int = VI
         task_track_started=True,
         task_default_queue=QUEUE,
         task_serializer="json", result_serializer="json", accept_content=["json"],
+        # a result is the job's small report; not its arguments (the sources file, kilobytes per job)
         result_expires=RESULT_EXPIRES,
-        result_extended=True,
+        result_extended=False,
         broker_transport_options=transport,
         result_backend_transport_options={k: v for k, v in transport.items() if k.startswith("socket")},
         broker_heartbeat=BROKER_HEARTBEAT,

@@ -190,7 +190,8 @@ def _sites(serve_site: Callable[..., Any], tmp_path: Path, delay: float = 0.0,
 
 class Workers:
     def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs, self.procs = env, logs, {}  # type: ignore[var-annotated]
+        self.env, self.logs = env, logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115

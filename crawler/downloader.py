@@ -6,6 +6,10 @@ run, so with no download delay it sends the whole queue to the host at once, wha
 ``CONCURRENT_REQUESTS_PER_DOMAIN`` says (with a delay it sends one and stops).  Here a request counts as
 transferring the moment it leaves the queue.  ``_download`` adds it to the same set again and removes it when
 done, so nothing else changes.
+
+A compression bomb is dropped by HttpCompressionMiddleware with an IgnoreRequest raised from its
+``process_response``, which no other middleware's ``process_exception`` sees: ``fetch`` notes it here, where
+every download ends, as a URL given up on (``too_large``, FAULTS D1) instead of a silent refusal.
 """
 
 from __future__ import annotations
@@ -14,11 +18,25 @@ from time import monotonic
 from typing import Any
 
 from scrapy.core.downloader import Downloader
+from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import _schedule_coro
+from twisted.python.failure import Failure
+
+from crawler.middlewares import give_up_at_once, is_too_large
 
 
 class PoliteDownloader(Downloader):
+    def fetch(self, request: Any, spider: Any = None) -> Any:  # type: ignore[override]
+        d = super().fetch(request) if spider is None else super().fetch(request, spider)
+        d.addErrback(self._too_large, request)
+        return d
+
+    def _too_large(self, failure: Failure, request: Any) -> Failure:
+        if failure.check(IgnoreRequest) and is_too_large(failure.value):
+            give_up_at_once(self.crawler, request, "too_large", failure.value)
+        return failure
+
     def _process_queue(self, slot: Any) -> None:
         if slot.latercall:
             return  # processing resumes when the delay is over

@@ -7,8 +7,10 @@ request simply waits its turn in the slot.  A wait longer than the cap (``VNARCH
 waited for at all: that URL is deferred to a later run and recorded.
 
 Every request's final outcome is counted (``fetch/ok``, ``fetch/http_error``, ``fetch/given_up``,
-``fetch/deferred``), so the runner can tell a crawl that reached nothing from one that did its work, and every
-URL given up on is kept with its last error in :func:`outcomes_of` for the runner to record.
+``fetch/deferred``, ``fetch/failed``), so the runner can tell a crawl that reached nothing from one that did its
+work, and every URL given up on is kept with its last error in :func:`outcomes_of` for the runner to record:
+after its retries, or at once for a failure no retry can help (a page over ``DOWNLOAD_MAXSIZE``, streamed or
+while decompressing: ``too_large``; FAULTS D1, D3).
 """
 
 from __future__ import annotations
@@ -67,6 +69,17 @@ _KINDS = {
 }
 
 
+def is_too_large(exception: BaseException, received: int = 0, maxsize: int = 0) -> bool:
+    """A download Scrapy stopped for passing ``DOWNLOAD_MAXSIZE``: announced by its Content-Length (the message
+    says so), cancelled while streaming (``received`` bytes passed ``maxsize``), or a compression bomb dropped
+    by HttpCompressionMiddleware."""
+    text = str(exception)
+    if "larger than download max size" in text or ("DOWNLOAD_MAXSIZE" in text and "decompress" in text):
+        return True
+    cancelled = type(exception).__name__ in ("DownloadCancelledError", "CancelledError")
+    return cancelled and maxsize > 0 and received > maxsize
+
+
 def error_kind(reason: BaseException | str | int) -> str:
     """A short, stable name for why a fetch failed: timeout, data_loss, connection_refused, http_429..."""
     if isinstance(reason, int):
@@ -121,6 +134,19 @@ def _url(request: Request) -> str:
     return str(redirects[0]) if redirects else request.url
 
 
+def give_up_at_once(crawler: Any, request: Request, kind: str, error: BaseException | str) -> None:
+    """A request that failed for good on its first attempt (no retry could help): counted ``fetch/failed``
+    and kept with its error, as a request given up after its retries is."""
+    if request.meta.get("vnarchive_given_up"):
+        return
+    request.meta["vnarchive_given_up"] = True
+    crawler.stats.inc_value("fetch/failed")
+    if kind == "too_large":
+        crawler.stats.inc_value("fetch/too_large")
+    text = str(error) or type(error).__name__
+    outcomes_of(crawler).give_up(GivenUp(_url(request), kind, text[:500], request.meta.get("retry_times", 0) + 1))
+
+
 # ---------------------------------------------------------------- host delays
 
 @dataclass(slots=True)
@@ -138,6 +164,10 @@ class RetryAfterMiddleware(RetryMiddleware):
         super().__init__(settings)
         self.max_wait = settings.getfloat("VNARCHIVE_MAX_RETRY_AFTER", DEFAULT_MAX_WAIT_S)
         self.holds: dict[str, _Hold] = {}
+        self.maxsize = settings.getint("DOWNLOAD_MAXSIZE")
+        # bytes received so far per request in flight: a download cancelled past DOWNLOAD_MAXSIZE says nothing
+        # else about why it was cancelled
+        self.received: weakref.WeakKeyDictionary[Request, int] = weakref.WeakKeyDictionary()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RetryAfterMiddleware:
@@ -147,7 +177,11 @@ class RetryAfterMiddleware(RetryMiddleware):
         # the slot must be slowed then, not when the answer reaches this middleware, by which time a fast
         # host has already been sent the next few requests
         crawler.signals.connect(o._downloaded, signal=signals.response_downloaded)
+        crawler.signals.connect(o._received, signal=signals.bytes_received)
         return o
+
+    def _received(self, data: bytes, request: Request, spider: Any = None) -> None:
+        self.received[request] = self.received.get(request, 0) + len(data)
 
     def _wait(self, request: Request, response: Response) -> float | None:
         if response.status not in RATE_LIMIT or request.meta.get("dont_retry", False):
@@ -251,7 +285,10 @@ class RetryAfterMiddleware(RetryMiddleware):
             return None  # refused on purpose (scope, robots): not a failure of the site
         result = super().process_exception(request, exception)
         if result is None and not isinstance(exception, self.exceptions_to_retry):
-            self.crawler.stats.inc_value("fetch/failed")  # not retryable: the site's fault, this run
+            # not retryable: the site's fault, this run; recorded like a request given up after its retries
+            maxsize = int(request.meta.get("download_maxsize", self.maxsize) or 0)
+            too_large = is_too_large(exception, self.received.pop(request, 0), maxsize)
+            give_up_at_once(self.crawler, request, "too_large" if too_large else error_kind(exception), exception)
         return result
 
     def _final(self, request: Request, response: Response) -> None:

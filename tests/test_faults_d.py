@@ -100,14 +100,9 @@ def test_compression_bombs_with_content_encoding_are_dropped_at_the_size_cap(ser
     assert "DOWNLOAD_MAXSIZE" in r.stderr and "decompression" in r.stderr, r.stderr[-2000:]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "D1: a bomb dropped by Scrapy's HttpCompressionMiddleware (IgnoreRequest raised in process_response) reaches "
-    "the spider's errback as a refusal: it is not recorded anywhere (no skipped_pages row, no error kind in the "
-    "run), so `vnarchive skipped` never shows the URL as too_large.  The spider's errback (crawler/spider.py) or "
-    "a middleware registered in crawler/settings.py around HttpCompressionMiddleware must record it as "
-    "skipped(too_large)"))
 def test_a_compression_bomb_is_recorded_as_too_large(serve_site, tmp_path: Path, bombs: dict[str, bytes]) -> None:
-    """FAULTS D1: the URL of a dropped bomb is marked skipped(too_large)."""
+    """FAULTS D1: the URL of a dropped bomb is recorded as too large (`unreachable:too_large`, listed by
+    `vnarchive skipped`), not dropped in silence."""
     pages: dict[str, Any] = {"/robots.txt": ROBOTS, "/bai-viet/bai-so-1.html": _article(1),
                              "/": Page(listing_html(["/bai-viet/bai-so-1.html", "/bai-viet/bom-2.html"])),
                              "/bai-viet/bom-2.html": Page(Raw(bombs["gzip"]), headers={
@@ -116,7 +111,9 @@ def test_a_compression_bomb_is_recorded_as_too_large(serve_site, tmp_path: Path,
     db, env = setup(tmp_path, source_toml(site.base))
     r = run_cli("crawl", "fixture", "-q", env=env)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "too_large" in skipped(db).get("bom-2.html", ""), (skipped(db), run_errors(db))
+    assert skipped(db).get("bom-2.html") == "unreachable:too_large", (skipped(db), run_errors(db))
+    listed = run_cli("skipped", "--reason", "unreachable:*", env=env)
+    assert "bom-2.html" in listed.stdout and "too_large" in listed.stdout, listed.stdout + listed.stderr
 
 
 def test_compressed_bytes_without_content_encoding_never_reach_a_decompressor(serve_site, tmp_path: Path,
@@ -185,8 +182,8 @@ def big_site() -> Iterator[RawServer]:
 
 
 def test_huge_endless_and_lying_pages_are_bounded(big_site: RawServer, tmp_path: Path) -> None:
-    """FAULTS D3: a 40 MB page and an endless chunked stream are aborted at DOWNLOAD_MAXSIZE (32 MiB) and never
-    stored; a 3 MB page (an article in inline scripts, styles and menus) is stored and extracted; a page that declares 1 KB and sends 60 MB is read as its
+    """FAULTS D3: a 40 MB page and an endless chunked stream are aborted at DOWNLOAD_MAXSIZE (32 MiB), never
+    stored, recorded as too large; a 3 MB page (an article in inline scripts, styles and menus) is stored and extracted; a page that declares 1 KB and sends 60 MB is read as its
     1 KB; every crawl process stays far below what was sent, and the crawl ends in bounded time."""
     db, env = setup(tmp_path, source_toml(big_site.base, timeout=60))
     r, peak = run_measured("crawl", "fixture", "-q", env=env, timeout=240)
@@ -196,6 +193,9 @@ def test_huge_endless_and_lying_pages_are_bounded(big_site: RawServer, tmp_path:
     stored = dict(q(db, "select url, body_size from captures"))
     big = {u.rsplit("/", 1)[1]: n for u, n in stored.items()}
     assert "bon-muoi-mb-2.html" not in big and "vo-tan-3.html" not in big, big
+    reasons = skipped(db)
+    assert reasons.get("bon-muoi-mb-2.html") == "unreachable:too_large", reasons  # announced by Content-Length
+    assert reasons.get("vo-tan-3.html") == "unreachable:too_large", reasons  # cancelled while streaming
     assert big.get("ba-mb-1.html", 0) > 3 * MiB - 100_000, big
     assert q(db, "select canonical_url from articles where canonical_url like '%ba-mb-1.html'"), (skipped(db), big)
     assert big.get("noi-doi-4.html", 1024) <= 1024, big

@@ -21,7 +21,16 @@ import pytest
 from packaging.version import Version
 
 from tests.conftest import ROOT, Page, Site, _handler, run_cli
-from tests.faultkit import ROBOTS_ALLOW, one, setup, source_toml
+from tests.faultkit import (
+    ROBOTS_ALLOW,
+    RawServer,
+    http_head,
+    mock_resolver,
+    one,
+    run_errors,
+    setup,
+    source_toml,
+)
 from tests.sitefixture import article_html, listing_html, paragraphs
 
 ROBOTS = Page(ROBOTS_ALLOW, headers={"Content-Type": "text/plain"})
@@ -63,6 +72,7 @@ open(sys.argv[1], "w").write(json.dumps(out))
 '''
 
 
+@pytest.mark.slow
 def test_file_data_ftp_s3_requests_scheduled_directly_fail_at_download(tmp_path: Path) -> None:
     """FAULTS E2: with the scope middleware taken away, a Request for file:, data:, ftp: or s3: scheduled
     directly still fails: their download handlers are off (DOWNLOAD_HANDLERS), nothing of /etc/hostname read."""
@@ -76,8 +86,45 @@ def test_file_data_ftp_s3_requests_scheduled_directly_fail_at_download(tmp_path:
     assert all(v == "refused: NotSupported" for v in got.values()), got
 
 
+# ---------------------------------------------------------------- E1, E3 with a mock resolver: rebinding, look-alikes
+
+@pytest.mark.slow
+def test_names_resolving_inside_and_look_alikes_never_reach_the_canary(serve_site, tmp_path: Path) -> None:
+    """FAULTS E1, E3: a name the source allows that resolves to a loopback canary (DNS rebinding: `tin.test` ->
+    127.0.0.2), linked and redirected to, and look-alikes of an allowed `chinhphu.vn` (`chinhphu.vn.evil.test`,
+    `evil-chinhphu.vn`, mapped to the canary too): canary hits = 0; the name is refused at the resolver (its
+    robots.txt unreachable, its requests blocked), the look-alikes are refused as off-site before any lookup.
+    The mock resolver answers every name (tests/faultkit.py): nothing is looked up on the network."""
+    canary = RawServer(lambda c, path, req: c.sendall(http_head(6) + b"canary"), host="127.0.0.2")
+    port = canary.base.rsplit(":", 1)[1]
+    evil = [f"http://tin.test:{port}/bai-viet/doi-ten-2.html", f"http://chinhphu.vn.evil.test:{port}/bai-viet/gia-3.html",
+            f"http://evil-chinhphu.vn:{port}/bai-viet/gia-4.html"]
+    site = serve_site({"/robots.txt": ROBOTS, "/bai-viet/bai-so-1.html": Page(article_html(1, "Tin số 1 về hội nghị",
+                                                                                          paragraphs(1))),
+                       "/": Page(listing_html(["/bai-viet/bai-so-1.html", "/bai-viet/chuyen-5.html", *evil])),
+                       "/bai-viet/chuyen-5.html": Page(b"", 302, {"Location": evil[0].replace("-2.", "-6.")})})
+    names = {"tin.test": "127.0.0.2", "chinhphu.vn.evil.test": "127.0.0.2", "evil-chinhphu.vn": "127.0.0.2",
+             "chinhphu.vn": "127.0.0.2"}
+    dns_env, lookups = mock_resolver(tmp_path, names=names)
+    db, env = setup(tmp_path, source_toml(site.base, domains='["127.0.0.1", "tin.test", "chinhphu.vn"]'), **dns_env)
+    try:
+        r = run_cli("crawl", "fixture", "-q", env=env)
+    finally:
+        canary.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert canary.log == [], f"the canary was reached: {canary.paths()}"
+    errors = run_errors(db)
+    assert errors.get("robots:unreachable", 0) + errors.get("refused:blocked_address", 0) >= 1, errors
+    assert errors.get("refused:offsite", 0) >= 2, errors
+    looked_up = lookups.read_text().split()
+    assert "tin.test" in looked_up, "the rebinding name was never resolved: the test proves nothing"
+    assert not {"chinhphu.vn.evil.test", "evil-chinhphu.vn"} & set(looked_up), looked_up
+    assert one(db, "select count(*) from articles") == 1
+
+
 # ---------------------------------------------------------------- E4 cookies and credentials on redirect
 
+@pytest.mark.slow
 def test_cookies_and_credentials_never_follow_a_redirect_to_another_host_or_port(serve_site, tmp_path: Path) -> None:
     """FAULTS E4: site A sets a cookie and its article 302s to host B (127.0.0.2) and to another port of A's
     host; B and the other port log their request headers: no Cookie, no Authorization, no Proxy-Authorization."""

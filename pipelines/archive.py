@@ -9,6 +9,7 @@ duplicates nothing, and a page fetched before a kill is archived by the next cra
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from typing import Any
@@ -43,7 +44,10 @@ def version_content(session: Session, source_id: str, ex: Extracted) -> repo.Con
     """What a version of this extraction stores: the text cleaned by the source's learned template, identified
     by the hash of the extraction itself, so the version changes when the page does, not when the model does."""
     identity = content_of(ex).sha256()
-    cleaned = template.apply_stored(session, source_id, ex)
+    if ex.template_text is not None:  # applied in the extraction worker, with the template as it was then
+        cleaned: Extracted | Skipped = dataclasses.replace(ex, text=ex.template_text)
+    else:
+        cleaned = template.apply_stored(session, source_id, ex)
     assert isinstance(cleaned, Extracted)
     return content_of(cleaned, identity)
 

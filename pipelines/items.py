@@ -61,6 +61,9 @@ class Extracted:
     # what the page teaches the template (``template.page_hashes``: hash -> sample), computed in the worker so
     # the archive writer, which holds the GIL the crawl needs, does not hash every block of every page
     learned: dict[str, str] | None = None
+    # the text as the source's learnt template leaves it, when the worker applied the template (read from the
+    # archive there, off the writer's thread); None: the archive writer applies it
+    template_text: str | None = None
 
 
 @dataclass(slots=True)

@@ -152,7 +152,9 @@ class ArchivePipeline:
         spider = self.crawler.spider
         source: Source = spider.source
         ctype = next((v for k, v in raw.headers.items() if k.lower() == "content-type"), None)
-        result = await self.pool.extract(raw.body, raw.final_url, ctype, source.extraction)
+        # the worker applies the source's template too, read from the archive (not the writer's work)
+        result = await self.pool.extract(raw.body, raw.final_url, ctype, source.extraction,
+                                         archive=(self.db_url, source.id))
         return await asyncio.wrap_future(writer().submit(
             write_page, self.factory, source, raw, result, spider.run_id, capture_id, batch=write_pages))
 

@@ -411,11 +411,12 @@ def learn_page(session: Session, source_id: str, ex: Extracted, when: dt.datetim
 
     rows = [{"source_id": source_id, "block_hash": h, "pages": 1, "sample": sample.replace("\x00", ""),
              "last_seen": when} for h, sample in page_hashes(ex).items()]
-    if rows:  # one executemany per page: this runs on the archive writer's hot path
-        stmt = dialect_insert(session, TemplateBlock)
-        session.execute(stmt.on_conflict_do_update(
+    if rows:  # one executemany per page, on the table (Core), not the ORM's bulk path: the writer's hot path
+        table = TemplateBlock.__table__
+        stmt = dialect_insert(session, table)
+        session.connection().execute(stmt.on_conflict_do_update(
             index_elements=["source_id", "block_hash"],
-            set_={"pages": TemplateBlock.pages + 1, "last_seen": stmt.excluded.last_seen}), rows)
+            set_={"pages": table.c.pages + 1, "last_seen": stmt.excluded.last_seen}), rows)
     stmt = dialect_insert(session, TemplatePages).values(source_id=source_id, pages=1)
     session.execute(stmt.on_conflict_do_update(index_elements=["source_id"],
                                                set_={"pages": TemplatePages.pages + 1}))

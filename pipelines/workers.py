@@ -70,7 +70,10 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(0)
 
 
-def _extract(body: bytes, url: str, content_type: str | None, hints: Extraction) -> Extracted | Skipped:
+def _extract(body: bytes, url: str, content_type: str | None, hints: Extraction,
+             archive: tuple[str, str] | None = None) -> Extracted | Skipped:
+    """Extract one page; with ``archive`` (database URL, source id), also apply the source's learnt template as
+    the archive holds it now, so the archive writer (one thread, sharing the GIL with the crawl) need not."""
     from pipelines.extract import extract_article
     from pipelines.stories import shingles, signature_of
     from pipelines.template import page_hashes
@@ -82,6 +85,8 @@ def _extract(body: bytes, url: str, content_type: str | None, hints: Extraction)
             result.signature, result.shingle_count = signature_of(sh), len(sh)
             # hashed here, not in the archive writer; the blocks themselves need not travel back
             result.learned, result.blocks = page_hashes(result), ()
+            if archive is not None:
+                result.template_text = _template_text(archive, result)
         return result
     except MemoryError:
         return Skipped("too_large_to_parse")
@@ -90,6 +95,27 @@ def _extract(body: bytes, url: str, content_type: str | None, hints: Extraction)
     except Exception as e:  # a bug or a page no parser copes with: keep the raw page, skip, go on
         logging.getLogger(__name__).exception("extraction failed on %s", url)
         return Skipped(f"extraction_error:{type(e).__name__}")
+
+
+_readers: dict[str, Any] = {}
+
+
+def _template_text(archive: tuple[str, str], ex: Extracted) -> str | None:
+    """``ex``'s text cleaned by the template read from the archive (a read-only session of this worker's own);
+    None when the archive cannot be read here (the writer then applies the template itself)."""
+    from pipelines.template import apply_stored
+    from storage.db import make_engine, make_session_factory
+
+    db_url, source_id = archive
+    try:
+        if db_url not in _readers:
+            _readers[db_url] = make_session_factory(make_engine(db_url, readonly=True))
+        with _readers[db_url]() as session:
+            cleaned = apply_stored(session, source_id, ex)
+        return cleaned.text if isinstance(cleaned, Extracted) else None
+    except Exception as e:  # noqa: BLE001 - a busy or unreadable archive costs the writer this work, nothing more
+        logging.getLogger(__name__).debug("template not applied in the worker: %s", e)
+        return None
 
 
 def _worker_main(conn: Connection, target: Callable[..., Any], parent_pid: int) -> None:
@@ -269,7 +295,8 @@ class ExtractorPool:
     # -- extraction
 
     def extract_blocking(self, body: bytes, url: str, content_type: str | None, hints: Extraction,
-                         timeout: float = PAGE_TIMEOUT_S) -> Extracted | Skipped:
+                         timeout: float = PAGE_TIMEOUT_S, archive: tuple[str, str] | None = None,
+                         ) -> Extracted | Skipped:
         """Extract one page in a worker (from any thread but the reactor's); waits for a free worker."""
         if len(body) > MAX_PARSE_BYTES:
             logger.info("%s: %d bytes, over the %d a page may have to be parsed", url, len(body), MAX_PARSE_BYTES)
@@ -281,7 +308,8 @@ class ExtractorPool:
             for attempt in (1, 2):
                 w = self._take()
                 try:
-                    result = w.run((body, url, content_type, hints), timeout)
+                    args = (body, url, content_type, hints) + ((archive,) if archive is not None else ())
+                    result = w.run(args, timeout)
                 except TimeoutError:
                     self._discard(w)
                     if self._stopping:
@@ -304,7 +332,8 @@ class ExtractorPool:
             self._free.release()
 
     async def extract(self, body: bytes, url: str, content_type: str | None, hints: Extraction,
-                      timeout: float = PAGE_TIMEOUT_S) -> Extracted | Skipped:
+                      timeout: float = PAGE_TIMEOUT_S, archive: tuple[str, str] | None = None,
+                      ) -> Extracted | Skipped:
         """The same, awaited on the reactor's event loop (the waiting happens in a thread)."""
         if self._stopping:
             raise ExtractionStopped("the extraction pool is stopping")
@@ -313,7 +342,8 @@ class ExtractorPool:
                 self._threads = cf.ThreadPoolExecutor(self.workers, thread_name_prefix="extract")
             threads = self._threads
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(threads, self.extract_blocking, body, url, content_type, hints, timeout)
+        return await loop.run_in_executor(threads, self.extract_blocking, body, url, content_type, hints, timeout,
+                                          archive)
 
     # -- ending
 

@@ -267,6 +267,10 @@ class Source(_Frozen):
         description='Mirror hosts of the same site, e.g. {"m.example.vn" = "example.vn"} for a mobile host.',
     )
     case_insensitive_paths: bool = Field(False, description="The server ignores case in paths.")
+    verify_certificates: bool = Field(
+        True, description="Refuse HTTPS answers whose certificate does not verify (expired, self-signed, another "
+                          "host's, an incomplete chain). false is the written exception for a site that needs one: "
+                          "its pages are then fetched over an unverified connection, and every crawl says so.")
     schedule: str = Field("0 */3 * * *", description=f"Cron expression in {TIMEZONE}.")
     expect_new_within_hours: float = Field(
         48, gt=0, description="Flag the source as unhealthy when no new article arrives for this long."

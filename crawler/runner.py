@@ -440,6 +440,9 @@ def _crawl(settings: Settings, factory: Any, sources: list[Source], trigger: str
         process = CrawlerProcess(base_settings(settings, log_level))
         now = dt.datetime.now(dt.UTC)
         for src in sources:
+            if not src.verify_certificates:
+                logger.warning("%s: HTTPS certificates are not verified (verify_certificates = false in the "
+                               "sources file)", src.id)
             spidercls = type(f"SourceSpider_{src.id}", (SourceSpider,), {"custom_settings": source_settings(src)})
             crawler = process.create_crawler(spidercls)
             # the spider asks the archive what it knows; the URLs earlier crawls gave up on are handed to it

@@ -63,6 +63,8 @@ def source_settings(source: Source) -> dict[str, Any]:
     p = source.politeness
     return {
         "CONCURRENT_REQUESTS_PER_DOMAIN": p.concurrency,
+        # certificates verified (Scrapy's default is not to): an exception is the source's own, written down
+        "DOWNLOAD_VERIFY_CERTIFICATES": source.verify_certificates,
         # requests handed to the downloader at once: enough to keep every host of the source busy, no more (the
         # rest wait in the scheduler, and are never fetched ahead of what the pipeline can archive)
         "CONCURRENT_REQUESTS": p.concurrency * max(1, len(source.allowed_domains)),

@@ -345,12 +345,6 @@ def tls_site(tmp_path: Path) -> Iterator[_Site]:
     server.server_close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "C11: certificates are never verified: crawler/settings.py base_settings leaves Scrapy's "
-    "DOWNLOAD_VERIFY_CERTIFICATES at its default False, so a self-signed (or MITM) certificate is accepted "
-    "silently for every source; it must set DOWNLOAD_VERIFY_CERTIFICATES=True and config/sources.py needs a "
-    "written per-source exception (e.g. politeness/tls `verify_certificates = false`) applied in "
-    "source_settings"))
 def test_a_self_signed_certificate_is_refused(tls_site: _Site, tmp_path: Path) -> None:
     """FAULTS C11: an HTTPS source with a self-signed certificate is not fetched (verification is on), and the
     run says nothing could be reached."""
@@ -359,3 +353,14 @@ def test_a_self_signed_certificate_is_refused(tls_site: _Site, tmp_path: Path) -
     assert r.returncode == 1 and "nothing could be reached" in r.stdout, r.stdout + r.stderr
     assert tls_site.log == [], "a request was sent over a connection with an unverified certificate"
     assert one(db, "select count(*) from articles") == 0
+
+
+def test_a_source_written_down_as_an_exception_is_fetched_and_the_crawl_says_so(tls_site: _Site,
+                                                                                 tmp_path: Path) -> None:
+    """FAULTS C11: ``verify_certificates = false`` in the sources file is the per-source exception: that source
+    is fetched over the unverified connection, and the crawl warns that it was."""
+    db, env = setup(tmp_path, source_toml(tls_site.base, extra="verify_certificates = false"))
+    r = run_cli("crawl", "fixture", "-q", env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "certificates are not verified" in r.stderr
+    assert one(db, "select count(*) from articles") == 1

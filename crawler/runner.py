@@ -92,6 +92,8 @@ def summarize(source_id: str, run_id: int, stats: dict[str, Any]) -> SourceResul
             errors["retries_exhausted"] = int(v)
         elif k == "retry/deferred":
             errors["deferred_retry_after"] = int(v)
+        elif k == "fetch/too_large":  # over DOWNLOAD_MAXSIZE, announced, streamed or decompressed (FAULTS D1, D3)
+            errors["too_large"] = int(v)
         elif k.startswith("archive/skipped/"):
             errors[f"skipped:{k.rsplit('/', 1)[1]}"] = int(v)
         elif k.startswith("scope/"):

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from crawler.runner import judge, run_status
+from crawler.runner import judge, run_status, summarize
 from tests.conftest import Page, run_cli
 from tests.sitefixture import article_html, listing_html, paragraphs
 
@@ -232,3 +232,12 @@ def test_a_url_given_up_on_is_asked_for_again_even_when_no_longer_listed(serve_s
     assert r.returncode == 0, r.stdout + r.stderr
     assert _q(db, "select count(*) from articles") == [(3,)]
     assert "unreachable:" not in run_cli("skipped", "--json", env=env).stdout
+
+
+def test_the_summary_names_every_kind_of_url_given_up_on() -> None:
+    """A page over the size cap (FAULTS D1, D3), retries exhausted and a Retry-After deferral each have their
+    line in the run's errors by kind, so the summary says why URLs were given up on."""
+    r = summarize("fixture", 1, {"fetch/too_large": 2, "retry/max_reached": 3, "retry/deferred": 1,
+                                 "downloader/exception_type_count/twisted.internet.error.TimeoutError": 3})
+    assert r.errors == {"too_large": 2, "retries_exhausted": 3, "deferred_retry_after": 1,
+                        "network:TimeoutError": 3}

@@ -364,8 +364,23 @@ _register_scheduler(app)
 _register_worker(app)
 
 
+def _plain_help(cmd: Any) -> None:
+    """Help that names what an option takes (``--source SOURCE``), not its Python type (``--source <str>``)."""
+    from typer.core import TyperArgument, TyperOption
+
+    for p in getattr(cmd, "params", ()):
+        if isinstance(p, TyperOption) and not p.is_flag and p.metavar is None and p.name:
+            p.metavar = p.name.upper()
+        elif isinstance(p, TyperArgument):
+            p.display_type_rich = lambda ctx: None  # type: ignore[method-assign]  # QUERY... alone
+    for sub in getattr(cmd, "commands", {}).values():
+        _plain_help(sub)
+
+
 def main() -> None:
-    app()
+    cmd = typer.main.get_command(app)
+    _plain_help(cmd)
+    cmd()
 
 
 if __name__ == "__main__":

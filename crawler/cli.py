@@ -135,6 +135,8 @@ def crawl(
                                         "($VNARCHIVE_BROKER) instead of crawling here.")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="With --queue: wait until the jobs end; exit 0 only if "
                                        "every one finished.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The summary as one JSON object per source (the run's "
+                                          "fields as `runs --json` names them, errors by kind).")] = False,
     db: DbOpt = None,
     sources: SourcesOpt = None,
 ) -> None:
@@ -160,8 +162,20 @@ def crawl(
         show = not quiet and err.is_terminal
         results = run(settings, chosen, trigger=trigger, progress=(lambda c: Progress(c, err)) if show else None,
                       log_level="INFO" if verbose else "WARNING")
-    print_summary(results, out)
+    if as_json:
+        for r in results:
+            print(json.dumps(summary_record(r), ensure_ascii=False))
+    else:
+        print_summary(results, out)
     raise typer.Exit(exit_code(results))
+
+
+def summary_record(r: Any) -> dict[str, Any]:
+    """A crawl's result for one source, as ``crawl --json`` prints it."""
+    return {"id": r.run_id, "source": r.source_id, "status": r.status, "finish_reason": r.finish_reason,
+            "pages": r.pages, "new": r.new, "updated": r.updated, "unchanged": r.unchanged,
+            "not_modified": r.not_modified, "removed": r.removed, "moved": r.moved, "skipped": r.skipped,
+            "errors": r.errors, "seconds": round(r.elapsed, 1), "error": r.failure, "log_file": r.log_file}
 
 
 # ---------------------------------------------------------------- sources

@@ -19,7 +19,7 @@ import pytest
 
 from crawler.runner import judge, run_status, summarize
 from tests.conftest import Page, run_cli
-from tests.sitefixture import article_html, listing_html, paragraphs
+from tests.sitefixture import article_html, listing_html, paragraphs, sources_toml
 
 pytestmark = pytest.mark.slow
 
@@ -241,3 +241,24 @@ def test_the_summary_names_every_kind_of_url_given_up_on() -> None:
                                  "downloader/exception_type_count/twisted.internet.error.TimeoutError": 3})
     assert r.errors == {"too_large": 2, "retries_exhausted": 3, "deferred_retry_after": 1,
                         "network:TimeoutError": 3}
+
+
+def test_crawl_json_is_one_record_per_source_with_the_runs_fields(serve_site, tmp_path: Path) -> None:
+    """``crawl --json``: scripts get the summary as data (issue 13), with the names ``runs --json`` uses."""
+    site = serve_site({
+        "/robots.txt": Page(b"User-agent: *\nAllow: /\n", headers={"Content-Type": "text/plain"}),
+        "/": Page(listing_html(["/bai-viet/tin-mot-1.html"])),
+        "/bai-viet/tin-mot-1.html": Page(article_html(1, "Tin một về công tác phòng chống thiên tai",
+                                                      paragraphs(11))),
+    })
+    (tmp_path / "s.toml").write_text(sources_toml(site.base), encoding="utf-8")
+    env = {"VNARCHIVE_DB": f"sqlite:///{tmp_path / 'a.db'}", "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
+    r = run_cli("crawl", "fixture", "-q", "--json", env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    records = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    assert len(records) == 1
+    rec = records[0]
+    assert rec["source"] == "fixture" and rec["status"] == "finished" and rec["new"] == 1
+    assert isinstance(rec["errors"], dict) and rec["error"] is None
+    runs = [json.loads(line) for line in run_cli("runs", "--json", env=env).stdout.splitlines() if line.strip()]
+    assert runs[0]["id"] == rec["id"] and runs[0]["new"] == rec["new"] and runs[0]["pages"] == rec["pages"]

@@ -77,19 +77,24 @@ def search_cmd(
                                               "Vietnam time).")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Published on or before this date.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most this many articles.")] = 20,
+    sort: Annotated[str, typer.Option("--sort", help="relevance (exact letters, then words side by side, then "
+                                      "score) or date (newest published first).")] = "relevance",
     json_: JsonOpt = False,
     db: DbOpt = None,
 ) -> None:
     """Find articles by words in their title, lead or text, with or without diacritics."""
 
-    from crawler.cli import expected_errors, out
+    from crawler.cli import UsageFailure, expected_errors, out
     from storage.search import count, parse_day, search
 
     with expected_errors(), reading(db) as session:
         since_v = parse_day(since, "--since") if since else None
         until_v = parse_day(until, "--until") if until else None
         check_source(session, source, db)
-        hits = search(session, " ".join(query), source=source, since=since_v, until=until_v, limit=limit)
+        if sort not in ("relevance", "date"):
+            raise UsageFailure(f"--sort is relevance or date, not {sort!r}")
+        hits = search(session, " ".join(query), source=source, since=since_v, until=until_v, limit=limit,
+                      sort=sort)
         total = count(session, " ".join(query), source=source, since=since_v, until=until_v) if not json_ else 0
     if json_:
         for h in hits:

@@ -252,21 +252,28 @@ def _filters(source: str | None, since: dt.date | dt.datetime | None,
     return filters
 
 
+SORTS = ("relevance", "date")
+
+
 def search(session: Session, query: str | Query, source: str | None = None,
            since: dt.date | dt.datetime | None = None, until: dt.date | dt.datetime | None = None,
-           limit: int = 20, offset: int = 0) -> list[Hit]:
+           limit: int = 20, offset: int = 0, sort: str = "relevance") -> list[Hit]:
     """The best ``limit`` current articles for ``query`` after the first ``offset``, best first (removed
     articles included).  Best first means: found with the letters as typed before found only by folding
     ("da nang" written without marks before "Đà Nẵng"; a query typed with marks is only ever exact), then
-    the words side by side before the words apart, then by score (bm25 / ts_rank, title above lead above text)."""
+    the words side by side before the words apart, then by score (bm25 / ts_rank, title above lead above text).
+    ``sort="date"``: newest published first instead (articles without a date last)."""
     q = parse_query(query) if isinstance(query, str) else query
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
     if not 0 <= offset <= MAX_OFFSET:
         raise ValueError(f"offset must be between 0 and {MAX_OFFSET}, not {offset}")
     filters = _filters(source, since, until)
     dialect = session.get_bind().dialect.name
-    ranked = (_ranked_postgresql if dialect == "postgresql" else _ranked_sqlite)(session, q, filters, limit, offset)
+    ranked = (_ranked_postgresql if dialect == "postgresql" else _ranked_sqlite)(session, q, filters, limit, offset,
+                                                                                 sort)
     if not ranked:
         return []
     rows = session.execute(
@@ -317,8 +324,15 @@ def _fts5_rows(name: str, match: str, param: str) -> Any:
     return text(f"SELECT rowid FROM {name}(:{param})").bindparams(**{param: match}).columns(column("rowid", Integer))
 
 
+def _by_date(stmt: Any, article_id: Any, joined: bool) -> Any:
+    """Newest published first, undated last, then the newest article."""
+    if not joined:
+        stmt = stmt.join(Article, Article.id == article_id)
+    return stmt.order_by(Article.published.desc().nulls_last(), article_id.desc())
+
+
 def _ranked_sqlite(session: Session, q: Query, filters: list[ColumnElement[bool]],
-                   limit: int, offset: int) -> list[tuple[int, float, bool]]:
+                   limit: int, offset: int, sort: str = "relevance") -> list[tuple[int, float, bool]]:
     name = "search_exact" if q.accented else "search_folded"
     fts = table(name, column("rowid", Integer))
     match = fts5_and(q.index_terms())
@@ -335,8 +349,11 @@ def _ranked_sqlite(session: Session, q: Query, filters: list[ColumnElement[bool]
             .select_from(fts).where(literal_column(name).op("MATCH")(literal(match))))
     if filters:
         stmt = stmt.join(Article, Article.id == fts.c.rowid).where(*filters)
-    stmt = (stmt.order_by(literal_column("exact").desc(), literal_column("phrase").desc(), literal_column("score"),
-                          fts.c.rowid).limit(limit).offset(offset))
+    if sort == "date":
+        stmt = _by_date(stmt, fts.c.rowid, bool(filters)).limit(limit).offset(offset)
+    else:
+        stmt = (stmt.order_by(literal_column("exact").desc(), literal_column("phrase").desc(),
+                              literal_column("score"), fts.c.rowid).limit(limit).offset(offset))
     # bm25 is lower-is-better; report higher-is-better like ts_rank
     return [(int(i), -float(s), bool(e)) for i, s, e, _ in session.execute(stmt)]
 
@@ -348,7 +365,7 @@ def _tsquery(terms: Sequence[str]) -> ColumnElement[Any]:
 
 
 def _ranked_postgresql(session: Session, q: Query, filters: list[ColumnElement[bool]],
-                       limit: int, offset: int) -> list[tuple[int, float, bool]]:
+                       limit: int, offset: int, sort: str = "relevance") -> list[tuple[int, float, bool]]:
     docs = table("search_docs", column("article_id", Integer), column("folded"), column("exact"))
     vector = docs.c.exact if q.accented else docs.c.folded
     tsq = _tsquery(q.index_terms())
@@ -364,8 +381,11 @@ def _ranked_postgresql(session: Session, q: Query, filters: list[ColumnElement[b
             .where(vector.op("@@")(tsq)))
     if filters:
         stmt = stmt.join(Article, Article.id == docs.c.article_id).where(*filters)
-    stmt = (stmt.order_by(literal_column("exact").desc(), literal_column("phrase").desc(),
-                          literal_column("score").desc(), docs.c.article_id).limit(limit).offset(offset))
+    if sort == "date":
+        stmt = _by_date(stmt, docs.c.article_id, bool(filters)).limit(limit).offset(offset)
+    else:
+        stmt = (stmt.order_by(literal_column("exact").desc(), literal_column("phrase").desc(),
+                              literal_column("score").desc(), docs.c.article_id).limit(limit).offset(offset))
     return [(int(i), float(s), bool(e)) for i, s, e, _ in session.execute(stmt)]
 
 

@@ -401,3 +401,19 @@ def test_postgresql_search_matches_sqlite(pg_factory: sessionmaker[Session], ses
     with pg_factory.begin() as s:
         rebuild(s)
     assert named(pg_factory, pg_ids, "ba") == {"ba", "baca"}
+
+
+def test_sort_by_date_puts_the_newest_published_first_and_undated_last(
+        session_factory: sessionmaker[Session]) -> None:
+    f = session_factory
+    old = put(f, "http://bao.test/d1", "Lũ lớn ở miền Trung", "Lũ lớn gây ngập nhiều xã ven sông.",
+              published=dt.datetime(2023, 1, 5, 8, tzinfo=VN))
+    undated = put(f, "http://bao.test/d2", "Tin lũ", "Lũ lớn được dự báo.", published=None)
+    new = put(f, "http://bao.test/d3", "Lũ lớn rút dần", "Nước lũ lớn đã rút.",
+              published=dt.datetime(2024, 9, 1, 8, tzinfo=VN))
+    assert ids(f, "lu lon", sort="date") == [new, old, undated]
+    with f() as s:
+        assert [h.id for h in search(s, "lu lon", sort="date", limit=1, offset=1)] == [old]
+        assert [h.id for h in search(s, "lu lon", source="bao", sort="date", limit=5)] == [new, old, undated]
+        with pytest.raises(ValueError, match="sort"):
+            search(s, "lu lon", sort="newest")

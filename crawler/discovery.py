@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from config.sources import Source
 from pipelines.dates import parse_iso
 from pipelines.urls import try_url_key
 
+# per-URL decisions, logged at INFO: what `crawl -v` shows to someone tuning a source's patterns
+decisions = logging.getLogger("vnarchive.discovery")
 MAX_XML_BYTES = 50 * 1024 * 1024
 _PAGE_PARAMS = {"page", "p", "trang", "pg", "pageindex", "brsr"}
 _PAGE_PATH = re.compile(r"[/-](?:page|trang|p)-?\d+(?:\.html?|\.aspx)?/?$", re.I)
@@ -62,6 +65,26 @@ def is_article(source: Source, url: str) -> bool:
 
 def is_listing(source: Source, url: str) -> bool:
     return not is_denied(source, url) and not is_article(source, url) and _matches(source.listing_patterns, url)
+
+
+def verdict(source: Source, url: str) -> str:
+    """What discovery makes of a URL: article, listing, denied (deny_patterns), not_http, or no_pattern."""
+    if not is_http(url):
+        return "not_http"
+    if _matches(source.deny_patterns, url):
+        return "denied"
+    if _matches(source.article_patterns, url):
+        return "article"
+    if _matches(source.listing_patterns, url):
+        return "listing"
+    return "no_pattern"
+
+
+def _log_decisions(source: Source, urls: Iterable[str], where: str) -> None:
+    """One INFO line per URL found on ``where`` (only when someone listens: ``crawl -v``)."""
+    if decisions.isEnabledFor(logging.INFO):
+        for url in urls:
+            decisions.info("%s: %s %s (found on %s)", source.id, verdict(source, url), url, where)
 
 
 def listing_family(url: str) -> str:
@@ -327,6 +350,8 @@ def source_key(source: Source, url: str) -> str | None:
 def keyed(source: Source, urls: Iterable[tuple[str, dt.datetime | None]]) -> tuple[list[Found], int]:
     """The article URLs among ``urls`` (url, lastmod), keyed; and how many could not be read."""
     out, bad = [], 0
+    urls = list(urls)
+    _log_decisions(source, (u for u, _ in urls), "a feed or sitemap")
     for url, lastmod in urls:
         if not is_article(source, url):
             continue
@@ -358,6 +383,7 @@ def page_no(url: str) -> int:
 
 def listing_links(source: Source, html: bytes | str, base_url: str) -> ListingLinks:
     links, bad = read_links(html, base_url)
+    _log_decisions(source, links, base_url)
     out = ListingLinks(bad=bad)
     for url in links:
         if is_article(source, url):

@@ -703,3 +703,22 @@ def test_links_that_cannot_be_read_are_skipped_and_counted() -> None:
     assert bad == 1 and [f.key for f in found] == ["127.0.0.2:8080/bai-viet/e-1700005"]
     rss = b'<rss><channel><item><link>http://[::1/a</link></item><item><link>http://x.vn/b</link></item></channel></rss>'
     assert read_feed(rss, "http://x.vn/rss") == (["http://x.vn/b"], 1)
+
+
+def test_every_link_decision_is_logged_for_crawl_verbose(caplog: pytest.LogCaptureFixture) -> None:
+    """``crawl -v`` shows what discovery made of each URL (issue 13): article, listing, denied, no pattern."""
+    html = ('<a href="/bai-viet/tin-moi-123">a</a><a href="/chuyen-muc/thoi-su">b</a>'
+            '<a href="/tim-kiem?q=x">c</a><a href="/gioi-thieu">d</a><a href="mailto:x@y.vn">e</a>')
+    with caplog.at_level("INFO", logger="vnarchive.discovery"):
+        listing_links(MPS, html, "http://127.0.0.2:8080/")
+    lines = [r.getMessage() for r in caplog.records if r.name == "vnarchive.discovery"]
+    assert "mps: article http://127.0.0.2:8080/bai-viet/tin-moi-123 (found on http://127.0.0.2:8080/)" in lines
+    assert any(" listing http://127.0.0.2:8080/chuyen-muc/thoi-su " in m for m in lines)
+    assert any(" denied http://127.0.0.2:8080/tim-kiem?q=x " in m for m in lines)
+    assert any(" no_pattern http://127.0.0.2:8080/gioi-thieu " in m for m in lines)
+
+
+def test_no_decision_is_formatted_when_nobody_listens(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING"):
+        listing_links(MPS, '<a href="/bai-viet/tin-moi-123">a</a>', "http://127.0.0.2:8080/")
+    assert not [r for r in caplog.records if r.name == "vnarchive.discovery"]

@@ -33,8 +33,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line 
 def reading(db: str | None) -> Iterator[Session]:
     """A read-only session on an archive whose schema is current."""
     from crawler.cli import settings_for
-    from storage.inspect import open_reader
     from storage.migrate import check_current
+    from storage.reading import open_reader
 
     engine = open_reader(settings_for(db).db_url)
     try:
@@ -154,7 +154,7 @@ def lookup_forms(ref: str, sources: Sequence[Source]) -> tuple[list[str], list[s
 
 def resolve_article(session: Session, ref: str, db: str | None = None) -> Any:
     """The article ``ref`` (an id or any URL form) names, or None."""
-    from storage.inspect import find_article
+    from storage.reading import find_article
 
     urls, keys = _lookup_forms(ref, db)
     return find_article(session, ref, keys, urls)
@@ -229,7 +229,7 @@ def show_cmd(
     """Show one article: metadata, URLs, story copies, versions and text."""
     from crawler.cli import UsageFailure, expected_errors, fail, out
     from storage.export import iso
-    from storage.inspect import article_view, find_article, raw_capture
+    from storage.reading import article_view, find_article, raw_capture
     from storage.skips import skip_of
 
     if utf8 and not raw:
@@ -364,7 +364,7 @@ def stats_cmd(
     """Per-source health: articles, versions, removals, last crawl, last new article, failures."""
     from crawler.cli import expected_errors, out
     from storage.export import iso
-    from storage.inspect import RECENT_RUNS, stats
+    from storage.reading import RECENT_RUNS, stats
 
     with expected_errors(), reading(db) as session:
         check_source(session, source, db)

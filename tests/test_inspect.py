@@ -110,7 +110,7 @@ def test_stats(archive: dict[str, int]) -> None:
 
 
 def test_reader_cannot_write(db_url: str, archive: dict[str, int]) -> None:
-    from storage.inspect import open_reader
+    from storage.reading import open_reader
 
     engine = open_reader(db_url)
     with engine.connect() as conn, pytest.raises(OperationalError, match="readonly|read-only|query_only"):
@@ -121,7 +121,7 @@ def test_reader_cannot_write(db_url: str, archive: dict[str, int]) -> None:
 def test_reader_does_not_wait_for_a_writer(db_url: str, session_factory: sessionmaker[Session],
                                            archive: dict[str, int]) -> None:
     """A crawl holds the write lock for a transaction at a time; search and the web view must not queue."""
-    from storage.inspect import open_reader
+    from storage.reading import open_reader
     from storage.search import search
 
     holding, release = threading.Event(), threading.Event()
@@ -149,7 +149,7 @@ def test_reader_does_not_wait_for_a_writer(db_url: str, session_factory: session
 
 def test_reader_refuses_a_missing_file(tmp_path: object) -> None:
     from storage.db import ArchiveError
-    from storage.inspect import open_reader
+    from storage.reading import open_reader
 
     with pytest.raises(ArchiveError, match="does not exist"):
         open_reader(f"sqlite:///{tmp_path}/none.db")

@@ -24,8 +24,8 @@ from crawler.web import pages
 from storage.export import iso
 from storage.history import NotFound as HistoryNotFound
 from storage.history import diff_versions, events, version, versions
-from storage.inspect import ArticleView, article_view, stats
 from storage.models import Article
+from storage.reading import ArticleView, article_view, stats
 
 
 def search(session: Session, q: str | None, source: str | None, since: str | None, until: str | None,

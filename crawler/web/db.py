@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool, QueuePool
 
-from storage.inspect import open_reader
+from storage.reading import open_reader
 
 SHAREABLE = (QueuePool, NullPool)
 

@@ -24,8 +24,8 @@ from storage import browse
 from storage.browse import Change, Listed, Removal, Slice
 from storage.db import ArchiveError
 from storage.export import iso
-from storage.inspect import ArticleView, SourceStats, Stats, article_view, find_article, raw_capture, stats
 from storage.models import Article, SourceRow, Version
+from storage.reading import ArticleView, SourceStats, Stats, article_view, find_article, raw_capture, stats
 from storage.search import Hit, QueryError, count, parse_day, search
 
 PER_PAGE = 20  # articles on a page of search results or of any list
@@ -185,7 +185,7 @@ def lookup(session: Session, sources: Sequence[Source], raw: str | None) -> Arti
     ``vnarchive show`` (crawler.cli_inspect.lookup_forms); a clear 404 otherwise, saying when the page was
     fetched but skipped, and suggesting archived URLs that contain what was typed."""
     from crawler.cli_inspect import lookup_forms
-    from storage.inspect import urls_matching
+    from storage.reading import urls_matching
     from storage.skips import skip_of
 
     ref = (raw or "").strip()

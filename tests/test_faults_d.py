@@ -102,7 +102,7 @@ def test_compression_bombs_with_content_encoding_are_dropped_at_the_size_cap(ser
 
 def test_a_compression_bomb_is_recorded_as_too_large(serve_site, tmp_path: Path, bombs: dict[str, bytes]) -> None:
     """FAULTS D1: the URL of a dropped bomb is recorded as too large (`unreachable:too_large`, listed by
-    `vnarchive skipped`), not dropped in silence."""
+    `vnarchive skipped`) and named in the run's errors by kind, not dropped in silence."""
     pages: dict[str, Any] = {"/robots.txt": ROBOTS, "/bai-viet/bai-so-1.html": _article(1),
                              "/": Page(listing_html(["/bai-viet/bai-so-1.html", "/bai-viet/bom-2.html"])),
                              "/bai-viet/bom-2.html": Page(Raw(bombs["gzip"]), headers={
@@ -112,6 +112,7 @@ def test_a_compression_bomb_is_recorded_as_too_large(serve_site, tmp_path: Path,
     r = run_cli("crawl", "fixture", "-q", env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert skipped(db).get("bom-2.html") == "unreachable:too_large", (skipped(db), run_errors(db))
+    assert run_errors(db).get("too_large") == 1, run_errors(db)  # named in the summary's errors by kind
     listed = run_cli("skipped", "--reason", "unreachable:*", env=env)
     assert "bom-2.html" in listed.stdout and "too_large" in listed.stdout, listed.stdout + listed.stderr
 

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.slow
 
 
 class CookieWall:
-    """qdnd.vn's habit: without its cookie, every entry point answers 302 to itself and sets the cookie."""
+    """qdnd.vn's habit: without its cookie, every entry point answers 302 to itself and sets the cookie.  One
+    cookie per path here, so that every entry point redirects to itself once whatever order they are fetched in
+    (with one cookie for the site, only the first would)."""
 
     def __init__(self, pages: dict[str, Page]) -> None:
         self.pages = pages
@@ -28,7 +30,8 @@ class CookieWall:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
-                has_cookie = "s=1" in (self.headers.get("Cookie") or "")
+                name = "s" + "".join(c if c.isalnum() else "_" for c in self.path)
+                has_cookie = f"{name}=1" in (self.headers.get("Cookie") or "")
                 wall.log.append((self.path, has_cookie))
                 page = wall.pages.get(self.path)
                 if page is None:
@@ -39,7 +42,7 @@ class CookieWall:
                 if not has_cookie and self.path != "/robots.txt":
                     self.send_response(302)
                     self.send_header("Location", self.path)
-                    self.send_header("Set-Cookie", "s=1; Path=/")
+                    self.send_header("Set-Cookie", f"{name}=1; Path=/")
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return

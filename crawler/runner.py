@@ -458,8 +458,9 @@ def _crawl(settings: Settings, factory: Any, sources: list[Source], trigger: str
             reactor.callFromThread(process.stop)  # type: ignore[attr-defined]
 
         stopper.graceful = graceful
-        # the workers ready before the first page arrives (pages fetched and not archived are lost to a kill)
-        ExtractorPool.shared().warm(wait=10.0)
+        # the workers start (and import trafilatura) while robots.txt and the entry points are fetched; nothing
+        # waits for them: a page fetched before they are ready is stored pending, safe from a kill
+        ExtractorPool.shared().warm(wait=0.0)
         if not stopper.requested:
             display = progress(crawlers) if progress else None
             try:

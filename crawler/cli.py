@@ -116,8 +116,11 @@ def _main(
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from crawler.logtime import FORMAT, VietnamTimeFormatter
+
+    h = logging.StreamHandler(sys.stderr)
+    h.setFormatter(VietnamTimeFormatter(FORMAT))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[h])
 
 
 # ---------------------------------------------------------------- crawl

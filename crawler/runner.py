@@ -32,6 +32,7 @@ from config.settings import Settings
 from config.sources import Source
 from crawler.discovery import is_article
 from crawler.locks import source_locks
+from crawler.logtime import FORMAT, VietnamTimeFormatter
 from crawler.middlewares import outcomes_of
 from crawler.settings import base_settings, source_settings
 from pipelines.workers import ExtractorPool
@@ -213,7 +214,7 @@ def default_log_file(settings: Settings) -> Path:
     return base / "vnarchive" / "crawl.log"
 
 
-class _OneLine(logging.Formatter):
+class _OneLine(VietnamTimeFormatter):
     """A record on one line: the exception's type and message, never its traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -229,7 +230,6 @@ class _OneLine(logging.Formatter):
         return text.splitlines()[0] if text else text
 
 
-FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @contextlib.contextmanager
@@ -243,7 +243,7 @@ def crawl_logging(verbose: bool, log_file: Path | None) -> Iterator[Path | None]
     if verbose:
         h: logging.Handler = logging.StreamHandler(sys.stderr)
         h.setLevel(logging.INFO)
-        h.setFormatter(logging.Formatter(FORMAT))
+        h.setFormatter(VietnamTimeFormatter(FORMAT))
         handlers.append(h)
     elif log_file is not None:
         try:
@@ -252,7 +252,7 @@ def crawl_logging(verbose: bool, log_file: Path | None) -> Iterator[Path | None]
             h = logging.handlers.RotatingFileHandler(log_file, maxBytes=10 * 1024 * 1024, backupCount=3,
                                                      encoding="utf-8")
             h.setLevel(logging.WARNING)
-            h.setFormatter(logging.Formatter(FORMAT))
+            h.setFormatter(VietnamTimeFormatter(FORMAT))
             handlers.append(h)
             used = log_file
         except OSError:

@@ -574,7 +574,9 @@ class _PrivateRotatingFileHandler(RotatingFileHandler):
 
 
 def setup_logging(log_file: str | None, level: int = logging.INFO) -> None:
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from crawler.logtime import FORMAT, VietnamTimeFormatter
+
+    fmt = VietnamTimeFormatter(FORMAT)
     root = logging.getLogger()
     root.setLevel(level)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]

@@ -11,11 +11,29 @@ from rich.table import Table
 
 from crawler.runner import SourceResult
 
-COLUMNS = ("source", "pages", "new", "updated", "unchanged", "skipped", "errors", "state")
+COLUMNS = ("source", "fetched", "queued", "new", "updated", "unchanged", "skipped", "errors", "state")
+
+
+def _queued(crawler: Any) -> int:
+    """Requests waiting in the crawler's scheduler (0 once it is closed, or before it opens)."""
+    try:
+        return len(crawler.engine._slot.scheduler)  # Scrapy's engine keeps its scheduler on the slot
+    except (AttributeError, TypeError):
+        return 0
+
+
+def _row(crawler: Any) -> list[int]:
+    st = crawler.stats.get_stats() if crawler.stats else {}
+    errs = sum(v for k, v in st.items() if k.startswith(("downloader/exception_type_count/", "archive/errors/",
+                                                         "scope/")))
+    return [int(st.get("response_received_count", 0)), _queued(crawler), int(st.get("archive/new", 0)),
+            int(st.get("archive/updated", 0)),
+            int(st.get("archive/unchanged", 0) + st.get("archive/not_modified", 0)),
+            int(st.get("archive/skipped", 0)), int(errs)]
 
 
 class Progress:
-    """A table of per-source counters read from the crawlers' stats, refreshed twice a second."""
+    """A table of per-source counters read from the crawlers' stats, and their totals, refreshed twice a second."""
 
     def __init__(self, crawlers: list[tuple[Any, Any]], console: Console) -> None:
         self.crawlers = crawlers
@@ -26,15 +44,16 @@ class Progress:
         t = Table(title=f"crawling… {time.monotonic() - self.t0:.0f} s")
         for c in COLUMNS:
             t.add_column(c, justify="left" if c in ("source", "state") else "right")
+        totals = [0] * (len(COLUMNS) - 2)
         for src, crawler in self.crawlers:
+            row = _row(crawler)
+            totals = [a + b for a, b in zip(totals, row, strict=True)]
             st = crawler.stats.get_stats() if crawler.stats else {}
-            errs = sum(v for k, v in st.items() if k.startswith(("downloader/exception_type_count/",
-                                                                 "archive/errors/", "scope/")))
             state = st.get("finish_reason") or ("running" if st else "starting")
-            t.add_row(src.id, str(st.get("response_received_count", 0)), str(st.get("archive/new", 0)),
-                      str(st.get("archive/updated", 0)),
-                      str(st.get("archive/unchanged", 0) + st.get("archive/not_modified", 0)),
-                      str(st.get("archive/skipped", 0)), str(errs), state)
+            t.add_row(src.id, *map(str, row), state)
+        if len(self.crawlers) > 1:
+            t.add_section()
+            t.add_row("all", *map(str, totals), "")
         return t
 
     def __enter__(self) -> Progress:

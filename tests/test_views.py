@@ -259,3 +259,37 @@ def test_views_of_a_crawled_archive(serve_site: Any, tmp_path: Path) -> None:
     (run,) = con.execute("SELECT * FROM crawl_runs_view").fetchall()
     assert run["status"] == "finished" and run["articles_new"] == 6 and run["ended_at"].endswith("+07:00")
     con.close()
+    _datasette_shows(tmp_path / "a.db", export)
+
+
+def _datasette_shows(db: Path, export: dict[int, dict[str, Any]]) -> None:
+    """``datasette archive.db -m docs/datasette-metadata.json`` (in-process, its own ASGI client): the views
+    are listed, current_articles answers as the export does, and a canned query of the metadata runs."""
+    try:
+        from datasette.app import Datasette
+    except ImportError:
+        pytest.skip("datasette is not installed (pip install -e '.[test]' installs it)")
+    import asyncio
+
+    meta = json.loads(METADATA.read_text(encoding="utf-8"))
+    (name,) = meta["databases"]
+    copy = db.with_name(f"{name}.db")  # the metadata names the database "archive": datasette names it by file
+    copy.write_bytes(db.read_bytes())
+
+    async def ask() -> tuple[Any, Any, Any]:
+        ds = Datasette([str(copy)], metadata=meta)
+        tables = await ds.client.get(f"/{name}.json")
+        rows = await ds.client.get(f"/{name}/current_articles.json?_shape=objects&_size=max")
+        query = next(iter(meta["databases"][name].get("queries", {})), None)
+        canned = await ds.client.get(f"/{name}/{query}.json?_shape=objects") if query else None
+        return tables, rows, canned
+
+    tables, rows, canned = asyncio.run(ask())
+    assert tables.status_code == 200, tables.text
+    views = {v["name"] for v in tables.json()["views"]}
+    assert {"current_articles", "article_versions", "article_events_view", "crawl_runs_view"} <= views
+    assert rows.status_code == 200, rows.text
+    got = {r["id"]: r for r in rows.json()["rows"]}
+    assert set(got) == set(export) and all(got[i]["title"] == export[i]["title"] for i in export)
+    if canned is not None:
+        assert canned.status_code in (200, 400), canned.text  # 400: a query that needs a parameter

@@ -58,6 +58,21 @@ def same_reading(version: Any, content: repo.Content) -> bool:
         repo.content_hash(content.title, content.lead, content.text, content.author, content.published)
 
 
+# a modification time this close to the fetch is the time the page was rendered, not an edit
+RENDER_TIME = dt.timedelta(minutes=2)
+
+
+def restated(before: dt.datetime | None, now: dt.datetime | None, fetched: dt.datetime) -> bool:
+    """Whether the page now states a modification time later than what the latest version stated (its
+    modification time, else its publication): the publisher says it edited the article, even where the words
+    read the same (a correction of markup, a photo), and that is a version.  A time at the moment of the fetch
+    is the page's render time and says nothing.  (The caller compares versions of one extractor only: a newer
+    extractor that finds a time the old one missed is not the page changing.)"""
+    if now is None or before is None or abs(now - fetched) <= RENDER_TIME:
+        return False
+    return now > before + dt.timedelta(minutes=1)
+
+
 def _urls(source: Source, raw: RawPage, ex: Extracted | None) -> dict[str, str]:
     """Every URL this page answers for -> its identity key (a URL that cannot be read is left out)."""
     urls = [raw.url, raw.final_url, *raw.seen_urls, *raw.redirected_from]
@@ -126,7 +141,9 @@ def archive_page(session: Session, source: Source, raw: RawPage, result: Extract
     etag, last_modified = _validators(raw.headers)
     # another extraction that cleans to what the latest version already says (the site swapped a promo line
     # the template removes) is no edit
-    changed = latest is None or (latest.content_sha256 != sha and not same_reading(latest, content))
+    changed = latest is None or (latest.content_sha256 != sha and not same_reading(latest, content)) or \
+        (latest.extractor_version == content.extractor_version and
+         restated(latest.modified or latest.published, content.modified, when))
     cap = _capture(session, source, raw, run_id, capture_id, outcome="archived" if changed else "unchanged",
                    article_id=article.id, decode_errors=result.decode_errors,
                    # an unchanged refetch keeps its headers and hash, not another copy of the bytes

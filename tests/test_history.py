@@ -64,6 +64,31 @@ def test_unchanged_instant_in_another_offset_is_no_version(session_factory: Any)
             "unchanged"
 
 
+def test_a_later_modification_time_with_the_same_words_is_a_version(session_factory: Any) -> None:
+    """The page now says it was updated (the simulator's and the real sites' "Cập nhật" after an edit that
+    leaves the words alone): a version.  The same time again, or the page's render time, is not."""
+    f = _archive(session_factory)
+    ex = extracted()
+    assert ex.published is not None
+    with f.begin() as s:
+        assert archive_page(s, BAO, raw(body=b"<p>1</p>"), ex, None).kind == "new"
+    later = dataclasses.replace(ex, modified=ex.published + dt.timedelta(days=10))
+    day2 = T + dt.timedelta(days=12)
+    with f.begin() as s:
+        out = archive_page(s, BAO, raw(body=b"<p>2</p>", when=day2), later, None)
+    assert (out.kind, out.version) == ("updated", 2)
+    with f.begin() as s:  # the same statement again: nothing new
+        assert archive_page(s, BAO, raw(body=b"<p>3</p>", when=day2 + dt.timedelta(days=1)), later, None).kind \
+            == "unchanged"
+    rendered_at = day2 + dt.timedelta(days=2)
+    now = dataclasses.replace(ex, modified=rendered_at + dt.timedelta(seconds=20))
+    with f.begin() as s:  # "modified" = the moment we fetched: the page's render time, no edit
+        assert archive_page(s, BAO, raw(body=b"<p>4</p>", when=rendered_at), now, None).kind == "unchanged"
+    older = dataclasses.replace(ex, extractor_version="0.9/old", modified=ex.published + dt.timedelta(days=20))
+    with f.begin() as s:  # compared across extractors it would be the extractor, not the page: no version
+        assert archive_page(s, BAO, raw(body=b"<p>5</p>", when=rendered_at), older, None).kind == "unchanged"
+
+
 def _word(i: int) -> str:
     return "".join("abcdefghij"[int(d)] for d in str(i))  # block keys ignore digits: a word per article
 

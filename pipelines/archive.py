@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import email.utils
 import logging
 from typing import Any
 
@@ -73,6 +74,24 @@ def restated(before: dt.datetime | None, now: dt.datetime | None, fetched: dt.da
     return now > before + dt.timedelta(minutes=1)
 
 
+def _server_modified(raw: RawPage, published: dt.datetime | None) -> dt.datetime | None:
+    """The HTTP ``Last-Modified`` of a page that states no modification time itself (old portals say an edit
+    only there), when it is a stored date: after the publication, and not the moment of the fetch (a dynamic
+    page's render time)."""
+    value = next((v for k, v in raw.headers.items() if k.lower() == "last-modified"), None)
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None or abs(when - raw.fetched_at) <= RENDER_TIME or when > raw.fetched_at:
+        return None
+    if published is not None and when < published:
+        return None
+    return when.astimezone(published.tzinfo) if published is not None and published.tzinfo else when
+
+
 def _urls(source: Source, raw: RawPage, ex: Extracted | None) -> dict[str, str]:
     """Every URL this page answers for -> its identity key (a URL that cannot be read is left out)."""
     urls = [raw.url, raw.final_url, *raw.seen_urls, *raw.redirected_from]
@@ -126,6 +145,8 @@ def archive_page(session: Session, source: Source, raw: RawPage, result: Extract
         return ArchiveOutcome("skipped", reason=result.reason)
 
     urls = _urls(source, raw, result)
+    if result.modified is None:
+        result = dataclasses.replace(result, modified=_server_modified(raw, result.published))
     content = version_content(session, source.id, result)
     sha = content.sha256()
     article = repo.find_article_by_keys(session, list(dict.fromkeys(urls.values())))

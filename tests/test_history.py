@@ -89,6 +89,33 @@ def test_a_later_modification_time_with_the_same_words_is_a_version(session_fact
         assert archive_page(s, BAO, raw(body=b"<p>5</p>", when=rendered_at), older, None).kind == "unchanged"
 
 
+def test_a_server_last_modified_is_the_modification_time_of_a_page_that_states_none(session_factory: Any) -> None:
+    """An old portal says an edit only in its Last-Modified header: that is the version's ``modified``, and a
+    later one with the same words is a version; a Last-Modified at the fetch (a render time) is nothing."""
+    f = _archive(session_factory)
+    ex = extracted()
+    assert ex.published is not None and ex.modified is None
+
+    def page(body: bytes, when: dt.datetime, last_modified: dt.datetime) -> Any:
+        r = raw(body=body, when=when)
+        r.headers["Last-Modified"] = last_modified.astimezone(dt.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+        return r
+
+    day0 = ex.published + dt.timedelta(hours=2)
+    with f.begin() as s:
+        first = archive_page(s, BAO, page(b"<p>1</p>", day0, ex.published + dt.timedelta(seconds=38)), ex, None)
+    with f() as s:
+        v1 = s.execute(select(Version).where(Version.article_id == first.article_id)).scalar_one()
+        assert v1.modified == ex.published + dt.timedelta(seconds=38)
+    day2 = day0 + dt.timedelta(days=10)
+    with f.begin() as s:
+        out = archive_page(s, BAO, page(b"<p>2</p>", day2, day2 - dt.timedelta(days=1)), ex, None)
+    assert (out.kind, out.version) == ("updated", 2)
+    with f.begin() as s:  # a dynamic page: Last-Modified is the moment it was served
+        day3 = day2 + dt.timedelta(days=1)
+        assert archive_page(s, BAO, page(b"<p>3</p>", day3, day3), ex, None).kind == "unchanged"
+
+
 def _word(i: int) -> str:
     return "".join("abcdefghij"[int(d)] for d in str(i))  # block keys ignore digits: a word per article
 

@@ -74,10 +74,14 @@ def restated(before: dt.datetime | None, now: dt.datetime | None, fetched: dt.da
     return now > before + dt.timedelta(minutes=1)
 
 
+# a Last-Modified younger than this may be a cache's regeneration time (a CDN, a page cache), not an edit
+CACHE_AGE = dt.timedelta(days=1)
+
+
 def _server_modified(raw: RawPage, published: dt.datetime | None) -> dt.datetime | None:
     """The HTTP ``Last-Modified`` of a page that states no modification time itself (old portals say an edit
-    only there), when it is a stored date: after the publication, and not the moment of the fetch (a dynamic
-    page's render time)."""
+    only there), when it is a stored date: after the publication, and older than a cache's regeneration (a
+    day before the fetch), so that a page cache rebuilt every hour does not make every revisit an "edit"."""
     value = next((v for k, v in raw.headers.items() if k.lower() == "last-modified"), None)
     if not value:
         return None
@@ -85,7 +89,7 @@ def _server_modified(raw: RawPage, published: dt.datetime | None) -> dt.datetime
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None or abs(when - raw.fetched_at) <= RENDER_TIME or when > raw.fetched_at:
+    if when.tzinfo is None or when > raw.fetched_at - CACHE_AGE:
         return None
     if published is not None and when < published:
         return None

@@ -101,7 +101,7 @@ def test_a_server_last_modified_is_the_modification_time_of_a_page_that_states_n
         r.headers["Last-Modified"] = last_modified.astimezone(dt.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
         return r
 
-    day0 = ex.published + dt.timedelta(hours=2)
+    day0 = ex.published + dt.timedelta(days=2)
     with f.begin() as s:
         first = archive_page(s, BAO, page(b"<p>1</p>", day0, ex.published + dt.timedelta(seconds=38)), ex, None)
     with f() as s:
@@ -109,11 +109,14 @@ def test_a_server_last_modified_is_the_modification_time_of_a_page_that_states_n
         assert v1.modified == ex.published + dt.timedelta(seconds=38)
     day2 = day0 + dt.timedelta(days=10)
     with f.begin() as s:
-        out = archive_page(s, BAO, page(b"<p>2</p>", day2, day2 - dt.timedelta(days=1)), ex, None)
+        out = archive_page(s, BAO, page(b"<p>2</p>", day2, day2 - dt.timedelta(days=3)), ex, None)
     assert (out.kind, out.version) == ("updated", 2)
+    day3 = day2 + dt.timedelta(days=1)
     with f.begin() as s:  # a dynamic page: Last-Modified is the moment it was served
-        day3 = day2 + dt.timedelta(days=1)
         assert archive_page(s, BAO, page(b"<p>3</p>", day3, day3), ex, None).kind == "unchanged"
+    with f.begin() as s:  # a page cache rebuilt an hour ago: not an edit either
+        assert archive_page(s, BAO, page(b"<p>4</p>", day3, day3 - dt.timedelta(hours=1)), ex, None).kind == \
+            "unchanged"
 
 
 def _word(i: int) -> str:

@@ -16,7 +16,6 @@ while decompressing: ``too_large``; FAULTS D1, D3).
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import logging
 import re
 import time
@@ -30,6 +29,8 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
 
+from pipelines.dates import http_date
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_WAIT_S = 120.0
@@ -42,18 +43,12 @@ def retry_after_seconds(value: bytes | str | None, now: dt.datetime | None = Non
     """Seconds from a Retry-After header: delta-seconds or an HTTP date; None when absent or unreadable."""
     if not value:
         return None
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    text = text.strip()
+    text = (value.decode("latin-1") if isinstance(value, bytes) else value).strip()
     if text.isdigit():
         return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
+    when = http_date(text)
     if when is None:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
     return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
 

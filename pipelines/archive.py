@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import email.utils
 import logging
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from config.sources import Source
 from pipelines import stories, template
+from pipelines.dates import http_date
 from pipelines.items import ArchiveOutcome, Extracted, PageStatus, RawPage, Skipped
 from pipelines.urls import clean_url, url_key
 from storage import pending, repo
@@ -82,14 +82,8 @@ def _server_modified(raw: RawPage, published: dt.datetime | None) -> dt.datetime
     """The HTTP ``Last-Modified`` of a page that states no modification time itself (old portals say an edit
     only there), when it is a stored date: after the publication, and older than a cache's regeneration (a
     day before the fetch), so that a page cache rebuilt every hour does not make every revisit an "edit"."""
-    value = next((v for k, v in raw.headers.items() if k.lower() == "last-modified"), None)
-    if not value:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None or when > raw.fetched_at - CACHE_AGE:
+    when = http_date(_validators(raw.headers)[1])
+    if when is None or when > raw.fetched_at - CACHE_AGE:
         return None
     if published is not None and when < published:
         return None
@@ -227,7 +221,7 @@ def archive_same_bytes(session: Session, source: Source, raw: RawPage, sha: str,
     repo.add_urls(session, article.id, urls.items(), raw.fetched_at)
     repo.store_capture(session, source_id=source.id, run_id=run_id, url=raw.url, final_url=raw.final_url,
                        status=raw.status, headers=raw.headers, fetched_at=raw.fetched_at, body=raw.body,
-                       outcome="unchanged", article_id=article.id, keep_body=False)
+                       outcome="unchanged", article_id=article.id, keep_body=False, sha256=sha)
     _seen(session, article, raw.fetched_at, *_validators(raw.headers))
     if raw.lastmod is not None:
         article.listed_lastmod = raw.lastmod

@@ -8,6 +8,7 @@ day-first is refused, never swapped into month-first.  A time without an offset 
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import re
 from zoneinfo import ZoneInfo
 
@@ -109,3 +110,18 @@ def parse_visible(text: str | None) -> tuple[dt.datetime, bool] | None:
 
 def to_vn(value: dt.datetime | None) -> dt.datetime | None:
     return value.astimezone(VN_TZ) if value else None
+
+
+def http_date(value: bytes | str | None) -> dt.datetime | None:
+    """An HTTP date (``Last-Modified``, ``Retry-After``: "Sat, 05 Oct 2024 09:33:04 GMT"), aware, UTC when it
+    names no zone; None when absent or unreadable."""
+    if not value:
+        return None
+    text = (value.decode("latin-1") if isinstance(value, bytes) else value).strip()
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)

@@ -39,21 +39,20 @@ def store_fetched(session: Session, source: Source, raw: RawPage, run_id: int | 
     """A page just fetched: the same bytes as its article's latest capture are recorded ``unchanged`` at once
     (``archive_same_bytes``; a redirected or non-200 page always goes the full way, since a move is told from
     the page); any other page is stored pending, and its capture id returned."""
+    sha = hashlib.sha256(raw.body).hexdigest()  # once, for the comparison and the capture
     if not raw.redirected_from and raw.status == 200 and raw.body:
-        same = archive_same_bytes(session, source, raw, hashlib.sha256(raw.body).hexdigest(), run_id)
+        same = archive_same_bytes(session, source, raw, sha, run_id)
         if same is not None:
             return same, None
     cap_id = pending.store(session, source_id=source.id, run_id=run_id, url=raw.url, final_url=raw.final_url,
                            status=raw.status, headers=raw.headers, fetched_at=raw.fetched_at, body=raw.body,
-                           page=_page_facts(raw))
+                           page=_page_facts(raw), sha256=sha)
     return None, cap_id
 
 
-@retrying()
 def write_fetched(factory: sessionmaker[Session], source: Source, raw: RawPage, run_id: int | None) -> Fetched:
     """``store_fetched`` in its own transaction."""
-    with factory.begin() as session:
-        return store_fetched(session, source, raw, run_id)
+    return write_fetched_many(factory, [(source, raw, run_id)])[0]
 
 
 @retrying()
@@ -141,12 +140,15 @@ class ArchivePipeline:
                 self._close_task = asyncio.ensure_future(
                     self.crawler.engine.close_spider_async(reason="archive_error"))
             raise DropItem(f"archive write failed: {e}") from None
+        self._count(outcome)
+        return outcome
+
+    def _count(self, outcome: ArchiveOutcome) -> None:
         self.stats.inc_value(f"archive/{outcome.kind}")
         if outcome.reason:
             self.stats.inc_value(f"archive/{outcome.kind}/{outcome.reason}")
         if outcome.extra.get("moved"):
             self.stats.inc_value("archive/moved")
-        return outcome
 
     async def _archive(self, raw: RawPage, capture_id: int | None) -> ArchiveOutcome:
         spider = self.crawler.spider
@@ -187,9 +189,7 @@ class ArchivePipeline:
                     self.stats.inc_value(f"archive/errors/{type(e).__name__}")
                     return
                 self.stats.inc_value("archive/resumed")
-                self.stats.inc_value(f"archive/{outcome.kind}")
-                if outcome.reason:
-                    self.stats.inc_value(f"archive/{outcome.kind}/{outcome.reason}")
+                self._count(outcome)  # a moved page counts as moved here too
 
         await asyncio.gather(*(one(i) for i in ids))
 
@@ -237,15 +237,13 @@ def store_page(session: Session, source: Source, raw: RawPage, result: Extracted
     return outcome
 
 
-# a unique-key race with another writer (another process added "version N" first) resolves on retry
-@retrying(also=(IntegrityError,))
 def write_page(factory: sessionmaker[Session], source: Source, raw: RawPage, result: Extracted | Skipped,
                run_id: int | None, capture_id: int | None = None) -> ArchiveOutcome:
     """``store_page`` in its own transaction."""
-    with factory.begin() as session:
-        return store_page(session, source, raw, result, run_id, capture_id)
+    return write_pages(factory, [(source, raw, result, run_id, capture_id)])[0]
 
 
+# a unique-key race with another writer (another process added "version N" first) resolves on retry
 @retrying(also=(IntegrityError,))
 def write_pages(factory: sessionmaker[Session], pages: list[tuple[Any, ...]]) -> list[ArchiveOutcome]:
     """``store_page`` of several pages in one transaction (the writer's group commit): one page after the

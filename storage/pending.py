@@ -38,10 +38,12 @@ class Stored:
 
 
 def store(session: Session, *, source_id: str, run_id: int | None, url: str, final_url: str, status: int,
-          headers: dict[str, str], fetched_at: dt.datetime, body: bytes, page: dict[str, Any]) -> int:
+          headers: dict[str, str], fetched_at: dt.datetime, body: bytes, page: dict[str, Any],
+          sha256: str | None = None) -> int:
     """Commit-to-be a fetched page: a capture with its bytes, outcome ``pending``; returns the capture id."""
     cap = repo.store_capture(session, source_id=source_id, run_id=run_id, url=url, final_url=final_url,
-                             status=status, headers=headers, fetched_at=fetched_at, body=body, outcome=PENDING)
+                             status=status, headers=headers, fetched_at=fetched_at, body=body, outcome=PENDING,
+                             sha256=sha256)
     session.add(PendingPage(capture_id=cap.id, source_id=source_id, page=page))
     session.flush()
     return cap.id

@@ -107,8 +107,10 @@ def finish_run(session: Session, run_id: int, status: str, exit_code: int | None
 
 def store_capture(session: Session, *, source_id: str, run_id: int | None, url: str, final_url: str, status: int,
                   headers: dict[str, str], fetched_at: dt.datetime, body: bytes | None, outcome: str,
-                  article_id: int | None = None, decode_errors: int = 0, keep_body: bool = True) -> Capture:
-    sha = hashlib.sha256(body).hexdigest() if body is not None else None
+                  article_id: int | None = None, decode_errors: int = 0, keep_body: bool = True,
+                  sha256: str | None = None) -> Capture:
+    """``sha256``: the body's, when the caller hashed it already (the writer's hot path hashes once)."""
+    sha = sha256 or (hashlib.sha256(body).hexdigest() if body is not None else None)
     cap = Capture(source_id=source_id, run_id=run_id, url=url, final_url=final_url, status=status,
                   headers=headers, fetched_at=fetched_at,
                   body=zlib.compress(body, 6) if body is not None and keep_body else None,

@@ -169,7 +169,7 @@ def _pid_alive(pid: int | None) -> bool:
 @retrying()
 def reap_stale_runs(factory: Any) -> int:
     """Runs left 'running' by a process that no longer exists (kill -9, power loss) are marked killed.  Only
-    this host's runs: a pid says nothing about another machine's processes (crawler.worker reaps those)."""
+    this host's runs: a pid says nothing about another machine's processes (crawler.daemon.worker reaps those)."""
     from sqlalchemy import or_, select
 
     from config.settings import host_name

@@ -496,16 +496,16 @@ def _would_change(session: Session, source_id: str, version: Any) -> bool:
 
 
 def refine_run_versions(session: Session, source: Any, run_id: int,
-                        extract: Callable[..., Extracted | Skipped] | None = None) -> int:
+                        extract: Callable[..., Extracted | Skipped]) -> int:
     """Re-extract the versions run ``run_id`` created for ``source`` from their own captures with the template
     as it stands now, and update those that improve, in place (new content hash included).  Versions of
     earlier runs are never touched; a version that turns out identical to the one before it is removed (the
-    "edit" was only the template being learnt).  Returns how many versions changed."""
-    from pipelines.extract import extract_article
+    "edit" was only the template being learnt).  ``extract`` is the extractor (pipelines.extract.extract_article,
+    or the worker pool's): passed in, as pipelines.extract itself uses this module.  Returns how many versions
+    changed."""
     from storage.models import Article, TemplatePages, Version
     from storage.repo import Content, capture_body, strip_nul
 
-    extract = extract or extract_article
     if not session.execute(select(TemplatePages.pages).where(TemplatePages.source_id == source.id)).scalar():
         return 0
     changed = 0

@@ -16,10 +16,15 @@ A URL these functions cannot read (a port that is not a number or above 65535, a
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import tldextract
 from w3lib.url import canonicalize_url
+
+if TYPE_CHECKING:
+    from config.sources import Source
 
 # query parameters that never change an article page
 TRACKING_PARAMS = frozenset({
@@ -131,3 +136,22 @@ def same_site(a: str, b: str) -> bool:
     if not ha or not hb:
         return False
     return registrable_domain(ha) == registrable_domain(hb)
+
+
+def lookup_forms(ref: str, sources: Sequence[Source]) -> tuple[list[str], list[str]]:
+    """A URL as given and as the crawler stores it (``clean_url`` with each source's parameters), and its
+    identity keys (``key_for`` of each source, and the generic ``url_key``): the one identity ``show``,
+    ``history``, ``diff`` and the web view's lookup find a URL by, so ``?utm_source=…``, ``?fbclid=…``,
+    ``?print=1``, ``#fragment``, a mobile host or a trailing slash find the article.  Not a URL: nothing."""
+    ref = ref.strip()
+    if "://" not in ref:
+        return [], []
+    urls, keys = [ref, ref.rstrip("/")], []
+    try:
+        urls += [clean_url(ref), *(clean_url(ref, s.ignore_params) for s in sources)]
+        # pipelines.archive.key_for's rule, without the archiving pipeline's imports to read a URL
+        keys = [*(url_key(ref, s.ignore_params, s.host_aliases, s.case_insensitive_paths) for s in sources),
+                url_key(ref)]
+    except ValueError:  # not a URL after all (a bad port...): looked up as given
+        pass
+    return list(dict.fromkeys(urls)), list(dict.fromkeys(keys))

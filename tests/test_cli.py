@@ -1,4 +1,4 @@
-"""crawler/cli.py: every command documented; expected failures are one clean `error:` line, never a traceback."""
+"""crawler/cli/: every command documented; expected failures are one clean `error:` line, never a traceback."""
 
 from __future__ import annotations
 

@@ -193,7 +193,7 @@ def test_show_raw_is_the_archived_bytes_and_utf8_is_declared(archive: dict[str, 
 
 
 def test_as_utf8_adds_a_declaration_when_none() -> None:
-    from crawler.cli_inspect import as_utf8
+    from crawler.cli.show import as_utf8
 
     out = as_utf8("<html><head><title>Hà Nội</title></head></html>".encode(), None).decode()
     assert out.startswith('<html><head><meta charset="utf-8"><title>Hà Nội')
@@ -237,11 +237,10 @@ def test_a_known_source_filters_runs_and_stats(archive: dict[str, Any]) -> None:
 def test_lookup_keys_are_the_crawlers_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """show/history compute URL keys without importing the archiving pipeline: the same keys as key_for."""
     from config import load_sources
-    from crawler.cli_inspect import _lookup_forms
     from pipelines.archive import key_for
+    from pipelines.urls import lookup_forms
 
     path = ROOT / "config" / "sources.toml"
-    monkeypatch.setenv("VNARCHIVE_SOURCES", str(path))
     url = "https://m.baochinhphu.vn/Thoi-Su/bai-102240501123456789.htm?utm_source=x&fbclid=y#top"
-    _, keys = _lookup_forms(url, None)
+    _, keys = lookup_forms(url, load_sources(path).sources)
     assert set(keys) >= {key_for(s, url) for s in load_sources(path).sources}

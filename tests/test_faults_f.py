@@ -17,7 +17,7 @@ from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.base import BaseScheduler
 
 from config.sources import parse_sources
-from crawler.scheduler import VN_TZ, install_jobs, make_scheduler, plan_jobs
+from crawler.daemon.scheduler import VN_TZ, install_jobs, make_scheduler, plan_jobs
 
 SOURCES = parse_sources("""
 [[source]]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler import jobs
-from crawler.jobs import ChildOutcome, StopRequest, crawl_command, crawl_env, launch, run_child
+from crawler.daemon import jobs
+from crawler.daemon.jobs import ChildOutcome, StopRequest, crawl_command, crawl_env, launch, run_child
 
 
 def py(code: str) -> list[str]:

@@ -1,5 +1,5 @@
-"""Crawl jobs on a queue (crawler.queue, crawler.worker): real redis-server, real `vnarchive worker`s in
-subprocesses, crawling loopback sites into one archive (PostgreSQL when VNARCHIVE_TEST_PG is set, else SQLite).
+"""Crawl jobs on a queue (crawler.daemon.queue, crawler.daemon.worker): real redis-server, real `vnarchive
+worker`s in subprocesses, crawling loopback sites into one archive (PostgreSQL when VNARCHIVE_TEST_PG is set, else SQLite).
 
 VNARCHIVE_TEST_REDIS names a throwaway Redis (its database is flushed by each test); `bash .ci/run` starts one.
 """
@@ -32,7 +32,7 @@ needs_redis = pytest.mark.skipif(not REDIS, reason="VNARCHIVE_TEST_REDIS is not 
 # ---------------------------------------------------------------- without a broker
 
 def test_broker_urls_are_checked() -> None:
-    from crawler.queue import QueueError, broker_kind
+    from crawler.daemon.queue import QueueError, broker_kind
 
     assert broker_kind("redis://127.0.0.1:6379/0") == "redis"
     assert broker_kind("amqp://u:p@mq//") == "amqp"
@@ -63,7 +63,7 @@ class _Result:
 
 
 def test_dispatcher_does_not_enqueue_a_source_twice(monkeypatch: pytest.MonkeyPatch) -> None:
-    from crawler import queue
+    from crawler.daemon import queue
 
     sent: list[Any] = []
     monkeypatch.setattr(queue, "enqueue", lambda app, jobs: [sent.append(j) or _Result(False) for j in jobs])
@@ -80,7 +80,7 @@ def test_dispatcher_does_not_enqueue_a_source_twice(monkeypatch: pytest.MonkeyPa
 def test_scheduler_enqueues_instead_of_starting_children(tmp_path: Path, db_url: str,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     from config.settings import Settings
-    from crawler import scheduler
+    from crawler.daemon import scheduler
     from storage.db import make_engine, make_session_factory
 
     (tmp_path / "s.toml").write_text(sources_toml("http://127.0.0.1:9"), encoding="utf-8")
@@ -107,7 +107,7 @@ def test_runs_record_their_host(tmp_path: Path, db_url: str, serve_site: Callabl
 
 
 def test_dead_runs_are_reaped_only_under_the_source_lock(db_url: str, session_factory: Any) -> None:
-    from crawler.worker import reap_dead_runs
+    from crawler.daemon.worker import reap_dead_runs
     from storage import repo
 
     with session_factory.begin() as s:

@@ -19,10 +19,9 @@ from typer.testing import CliRunner
 
 from config.settings import Settings
 from config.sources import Source, parse_sources
-from crawler import scheduler as sched
-from crawler.history import VN_TZ, consecutive_failures, iso, judge, last_successes, run_record, source_health
-from crawler.jobs import ChildOutcome
-from crawler.scheduler import (
+from crawler.daemon import scheduler as sched
+from crawler.daemon.jobs import ChildOutcome
+from crawler.daemon.scheduler import (
     CATCHUP_DELAY,
     JOB_PREFIX,
     MISFIRE_GRACE,
@@ -37,6 +36,7 @@ from crawler.scheduler import (
     status_rows,
     submit_run_now,
 )
+from crawler.history import VN_TZ, consecutive_failures, iso, judge, last_successes, run_record, source_health
 from storage import repo
 from storage.models import Article, CrawlRun
 
@@ -247,7 +247,7 @@ def test_reload_keeps_the_jobs_when_the_file_is_bad(tmp_path: Path, db_url: str,
     d = _daemon(tmp_path, db_url, session_factory)
     d.load()
     d.settings.sources_path.write_text("[[source]]\nid = 'x'\n", encoding="utf-8")
-    with caplog.at_level("ERROR", logger="crawler.scheduler"):
+    with caplog.at_level("ERROR", logger="crawler.daemon.scheduler"):
         d.reload()
     assert "sources file not reloaded" in caplog.text and "required key is missing" in caplog.text
     assert sorted(d.sources) == ["mps", "tinh"]
@@ -274,7 +274,7 @@ def test_no_run_starts_once_stopping(tmp_path: Path, db_url: str, session_factor
 
 def test_child_output_reaches_the_log_bounded(caplog: pytest.LogCaptureFixture) -> None:
     echo = sched.ChildEcho("mps", max_lines=3, max_chars=10)
-    with caplog.at_level("WARNING", logger="crawler.scheduler"):
+    with caplog.at_level("WARNING", logger="crawler.daemon.scheduler"):
         for i in range(5):
             echo(f"line {i} " + "x" * 50)
         echo.close()

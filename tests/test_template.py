@@ -257,10 +257,10 @@ def test_refine_fixes_the_cold_start_in_place_and_only_for_this_run(factory: ses
     later = crawl(factory, [(i, page(i, see_also=i - 1)) for i in range(12, 15)])
     assert not any(PROMO in text for _, text in versions(later).values())  # the template works online
     with factory.begin() as s:
-        assert tpl.refine_run_versions(s, SOURCE, later) == 0
+        assert tpl.refine_run_versions(s, SOURCE, later, extract_article) == 0
     assert versions(cold) == before  # refining a run never touches the versions of another
     with factory.begin() as s:
-        changed = tpl.refine_run_versions(s, SOURCE, cold)
+        changed = tpl.refine_run_versions(s, SOURCE, cold, extract_article)
     after = versions(cold)
     assert changed == sum(after[v] != before[v] for v in before) >= 3
     for vid, (sha, text) in after.items():
@@ -268,7 +268,7 @@ def test_refine_fixes_the_cold_start_in_place_and_only_for_this_run(factory: ses
         # the version's identity is the page's extraction, not the cleaning: refining never changes it
         assert sha == before[vid][0]
     with factory.begin() as s:
-        assert tpl.refine_run_versions(s, SOURCE, cold) == 0  # idempotent
+        assert tpl.refine_run_versions(s, SOURCE, cold, extract_article) == 0  # idempotent
 
 
 def test_refine_removes_an_edit_that_was_only_the_template_being_learnt(factory: sessionmaker[Session]) -> None:
@@ -278,7 +278,7 @@ def test_refine_removes_an_edit_that_was_only_the_template_being_learnt(factory:
 
     first = crawl(factory, [(i, page(i, see_also=(i + 1) % 10)) for i in range(10)])
     with factory.begin() as s:
-        tpl.refine_run_versions(s, SOURCE, first)
+        tpl.refine_run_versions(s, SOURCE, first, extract_article)
     promo2 = "Bạn đọc gửi tin, bài, ảnh về hoạt động của địa phương qua hộp thư điện tử của Ban biên tập Cổng."
 
     def swapped(i: int, see_also: int) -> bytes:
@@ -289,7 +289,7 @@ def test_refine_removes_an_edit_that_was_only_the_template_being_learnt(factory:
         art = s.execute(select(Article).where(Article.canonical_url.endswith("/tin/0.html"))).scalar_one()
         assert art.current_version == 2  # looked like an edit when fetched
     with factory.begin() as s:
-        assert tpl.refine_run_versions(s, SOURCE, second) >= 1
+        assert tpl.refine_run_versions(s, SOURCE, second, extract_article) >= 1
     with factory() as s:
         art = s.execute(select(Article).where(Article.canonical_url.endswith("/tin/0.html"))).scalar_one()
         assert art.current_version == 1

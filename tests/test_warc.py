@@ -1,4 +1,4 @@
-"""export --format warc / wacz (storage.warc, storage.wacz, crawler.cli_export): records read back with warcio,
+"""export --format warc / wacz (storage.warc, storage.wacz, crawler.cli.export): records read back with warcio,
 digests checked by `warcio check`, the WACZ's parts and its CDXJ offsets, replay in pywb when it is there."""
 
 from __future__ import annotations

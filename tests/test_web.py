@@ -211,7 +211,7 @@ def test_serving_writes_nothing(site: tuple[str, dict[str, int]], db_url: str) -
 def test_binds_loopback_by_default() -> None:
     import inspect
 
-    from crawler.cli_inspect import serve_cmd
+    from crawler.cli.serve import serve_cmd
     from crawler.web import make_server
 
     assert inspect.signature(make_server).parameters["host"].default == "127.0.0.1"

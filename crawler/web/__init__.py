@@ -2,8 +2,8 @@
 
 - ``pages``: what each page shows, from a session and the request's raw parameters (bad ones are 400/404
   with a message): search with totals and pages, sources, a source's newest articles, days (Vietnam time),
-  changed and removed articles (storage.browse's queries), lookup by any URL form (crawler.cli_inspect's
-  ``lookup_forms``, the identity ``show`` uses), articles with their dates' changes; ``diff``: side-by-side word
+  changed and removed articles (storage.browse's queries), lookup by any URL form (``pipelines.urls.
+  lookup_forms``, the identity ``show`` uses), articles with their dates' changes; ``diff``: side-by-side word
   differences as plain data.
 - ``api``: the JSON API under ``/api/``, the same records as the commands' ``--json``; ``feeds``: the Atom
   feeds ``/changes.atom`` and ``/removed.atom``.

@@ -182,9 +182,9 @@ def search_page(session: Session, q: str | None, source: str | None, since: str 
 
 def lookup(session: Session, sources: Sequence[Source], raw: str | None) -> Article:
     """The article an id or any form of any URL it was seen under names, through the URL identity of
-    ``vnarchive show`` (crawler.cli_inspect.lookup_forms); a clear 404 otherwise, saying when the page was
+    ``vnarchive show`` (pipelines.urls.lookup_forms); a clear 404 otherwise, saying when the page was
     fetched but skipped, and suggesting archived URLs that contain what was typed."""
-    from crawler.cli_inspect import lookup_forms
+    from pipelines.urls import lookup_forms
     from storage.reading import urls_matching
     from storage.skips import skip_of
 

@@ -1,7 +1,5 @@
 """`vnarchive try URL` / `try FILE --url URL`: what the crawler makes of one page (crawler.probe), for people
 adding or tuning a source.  Reads the sources file, never the archive.
-
-crawler.cli calls ``register(app)`` while it is itself being imported: its helpers are imported in the command.
 """
 
 from __future__ import annotations
@@ -13,6 +11,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from crawler.cli.common import UsageFailure, expected_errors, fail, load, out, settings_for
 
 SHOWN_LINKS = 10
 
@@ -33,7 +33,6 @@ def try_cmd(
 ) -> None:
     """Fetch one page (or read a saved one) and show its source, the patterns it matches, the links discovery
     would follow and the extraction: title, dates, author, lead, text."""
-    from crawler.cli import UsageFailure, expected_errors, fail, load, settings_for
     from crawler.probe import Fetched, ProbeError, fetch, probe, source_for
 
     with expected_errors():
@@ -68,7 +67,6 @@ def try_cmd(
 def _print(r: dict[str, Any], full: bool) -> None:
     from rich.text import Text
 
-    from crawler.cli import out
 
     def line(label: str, value: str, style: str | None = None) -> None:
         t = Text(f"{label:<11}", style="dim")

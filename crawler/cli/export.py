@@ -4,9 +4,6 @@ storage.wacz).
 The format is ``--format``, else the extension of ``--out`` (``.jsonl``, ``.json``, ``.csv``, ``.warc.gz``,
 ``.warc``, ``.wacz``), else JSON Lines.  Everything is checked before anything is written, and a file is written
 under a temporary name beside ``--out`` and renamed when complete: an error never leaves an empty or half file.
-
-crawler.cli registers this command while it is itself being imported, so its helpers are imported inside the
-command, at run time.
 """
 
 from __future__ import annotations
@@ -21,6 +18,8 @@ from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
+
+from crawler.cli.common import err, expected_errors, settings_for
 
 FORMATS = ("jsonl", "json", "csv", "warc", "wacz")
 EXTENSIONS = {".jsonl": "jsonl", ".json": "json", ".csv": "csv", ".warc.gz": "warc", ".warc": "warc",
@@ -100,7 +99,6 @@ def export_cmd(
                                            "or sqlite:///archive.db).", show_default=False)] = None,
 ) -> None:
     """Export archived articles (removed ones included) as JSON Lines, JSON or CSV, or every capture as WARC or WACZ."""
-    from crawler.cli import err, expected_errors, settings_for
     from storage.db import make_engine, make_session_factory
     from storage.export import iter_records, source_ids
     from storage.migrate import check_current
@@ -168,3 +166,8 @@ def _export_captures(session: Any, fmt: str, flt: Any, out_file: Path | None) ->
         with tmp.open("wb") as fh:
             return write_warc(session, fh, flt, gzip=not out_file.name.lower().endswith(".warc"),
                               software=software)
+
+
+def register(app: typer.Typer) -> None:
+    """Add export to the vnarchive command."""
+    app.command("export")(export_cmd)

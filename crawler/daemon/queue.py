@@ -2,7 +2,7 @@
 
 The scheduler decides *when* (APScheduler, as on one machine); the queue decides *where*.  One job is one
 source's crawl, the same `python -m crawler crawl SOURCE` child a scheduler runs locally, with the same
-per-source lock, run by whichever `vnarchive worker` is free (crawler.worker).  Spreading one site's URLs over
+per-source lock, run by whichever `vnarchive worker` is free (crawler.daemon.worker).  Spreading one site's URLs over
 machines would buy nothing (politeness caps a site at a few requests a second) and break per-host politeness.
 
 Delivery (Celery settings, below):
@@ -13,7 +13,7 @@ Delivery (Celery settings, below):
 - Redis has no acknowledgements of its own: kombu keeps a taken job in an "unacked" set and gives it back
   when it is older than the visibility timeout.  A crawl can take hours, so instead of an hours-long timeout
   (a dead worker's job would wait hours) the timeout is a short lease, VNARCHIVE_QUEUE_LEASE (120 s), which
-  the worker renews every sixth of it while the job runs (:class:`crawler.worker.Lease`): a job of a worker
+  the worker renews every sixth of it while the job runs (:class:`crawler.daemon.worker.Lease`): a job of a worker
   that was SIGKILLed or lost its machine is back on the queue within about two minutes, whatever the crawl
   times.  RabbitMQ gives a job back when its worker's connection drops (AMQP heartbeats, ``BROKER_HEARTBEAT``);
   its ``consumer_timeout`` must exceed the longest crawl (VNARCHIVE_CRAWL_TIMEOUT).

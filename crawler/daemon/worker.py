@@ -1,8 +1,8 @@
-"""`vnarchive worker`: runs the crawl jobs of the queue (crawler.queue) on this machine.
+"""`vnarchive worker`: runs the crawl jobs of the queue (crawler.daemon.queue) on this machine.
 
 A Celery worker with a thread pool: each thread supervises one `python -m crawler crawl SOURCE` child, the
-same child, timeout, stop and run records as the scheduler's own job threads (crawler.scheduler,
-crawler.jobs), so a crash or hang stays in the child.  ``--concurrency`` is the number of crawls at once.
+same child, timeout, stop and run records as the scheduler's own job threads (crawler.daemon.scheduler,
+crawler.daemon.jobs), so a crash or hang stays in the child.  ``--concurrency`` is the number of crawls at once.
 
 - **One crawl per source, across machines**: the child takes the source's lock (a PostgreSQL advisory lock
   on a shared archive, crawler.locks) and records a ``skipped`` run when another crawl holds it.
@@ -36,10 +36,10 @@ from sqlalchemy import select
 
 from config.settings import Settings, host_name
 from config.sources import Source, SourcesError, parse_sources
-from crawler.jobs import StopRequest, crawl_command, crawl_env, run_child
+from crawler.daemon.jobs import StopRequest, crawl_command, crawl_env, run_child
+from crawler.daemon.queue import QUEUE, TASK, Job, QueueError, broker_kind, lease_renewal, make_app
+from crawler.daemon.scheduler import TERM_TIMEOUT, ChildEcho, record_launch_failure, record_outcome
 from crawler.locks import LockHeld, source_lock
-from crawler.queue import QUEUE, TASK, Job, QueueError, broker_kind, lease_renewal, make_app
-from crawler.scheduler import TERM_TIMEOUT, ChildEcho, record_launch_failure, record_outcome
 from storage import repo
 from storage.db import make_session_factory, retrying
 from storage.models import CrawlRun
@@ -74,7 +74,7 @@ class Lease:
     """Renews a running job's Redis delivery, so the broker gives it to no other worker while this one lives.
 
     kombu's Redis transport keeps a taken job in a sorted set scored by when it was taken, and gives it back
-    to the queue once that is older than the visibility timeout (crawler.queue.VISIBILITY_TIMEOUT).  Every
+    to the queue once that is older than the visibility timeout (crawler.daemon.queue.VISIBILITY_TIMEOUT).  Every
     ``every`` seconds the job's score is set to now, only if it is still there (``XX``: a job already given
     back is not taken again behind the broker's back).
     """

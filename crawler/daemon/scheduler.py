@@ -3,7 +3,7 @@
 APScheduler 3.x in its three roles: triggers (when: each source's cron in Asia/Ho_Chi_Minh, or one interval
 for all when VNARCHIVE_SCHEDULE_EVERY is set), an in-memory job store rebuilt from the sources file at every
 start and on SIGHUP (nothing is pickled, nothing stale survives a release), and a thread pool executor whose
-size caps the crawls running at once.  Each run is a `vnarchive crawl` child process (see crawler.jobs).
+size caps the crawls running at once.  Each run is a `vnarchive crawl` child process (see crawler.daemon.jobs).
 
 Start-up catch-up: the job store does not outlive the process, so APScheduler cannot know about runs missed
 while the daemon was down.  Instead, a source whose last successful run is older than its schedule interval
@@ -41,10 +41,10 @@ from sqlalchemy import select
 
 from config.settings import Settings, host_name
 from config.sources import Source, SourcesError, parse_sources
+from crawler.daemon.jobs import ChildOutcome, StopRequest, crawl_command, crawl_env, run_child
+from crawler.daemon.queue import Dispatcher, QueueError, job_for, make_app
 from crawler.history import VN_TZ, iso, last_successes, source_health
-from crawler.jobs import ChildOutcome, StopRequest, crawl_command, crawl_env, run_child
 from crawler.locks import Lock, control_dir, daemon_lock, holder, private_dir
-from crawler.queue import Dispatcher, QueueError, job_for, make_app
 from storage import repo
 from storage.db import make_engine, make_session_factory, retrying
 from storage.models import CrawlRun
@@ -279,7 +279,7 @@ class Daemon:
         self.started = repo.utcnow()
         # the pool's size is the cap on crawls at once: each job thread supervises one child process
         self.executor = ThreadPoolExecutor(max(1, settings.max_parallel_crawls))
-        # VNARCHIVE_BROKER set: due crawls are enqueued for `vnarchive worker`s (crawler.queue), not run here
+        # VNARCHIVE_BROKER set: due crawls are enqueued for `vnarchive worker`s (crawler.daemon.queue), not run here
         self.dispatcher = Dispatcher(make_app(settings.broker_url)) if settings.broker_url else None
         self.scheduler = make_scheduler(self.executor)
         self.scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)

@@ -1,7 +1,4 @@
 """`vnarchive reextract`: the current extractor run again on the pages the archive kept (pipelines.reextract).
-
-crawler.cli calls ``register(app)`` while it is itself being imported, so its helpers (consoles,
-``expected_errors``) are imported inside the command, at run time, not at the top of this module.
 """
 
 from __future__ import annotations
@@ -15,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+
+from crawler.cli.common import UsageFailure, err, expected_errors, load, out, settings_for, setup_logging
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -52,7 +51,6 @@ def _note_unknown(reader: sessionmaker[Session], configured: set[str], path: str
     """Sources in the archive that the sources file lacks have no hints to extract with: say they are left."""
     from sqlalchemy import select
 
-    from crawler.cli import err
     from storage.models import SourceRow
 
     with reader() as session:
@@ -66,7 +64,6 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def print_report(report: Report) -> None:
-    from crawler.cli import out
 
     t = Table(title="re-extraction" + (" (dry run: nothing written)" if report.dry_run else ""),
               title_justify="left")
@@ -115,11 +112,10 @@ def reextract_cmd(
                                                 show_default=False)] = None,
 ) -> None:
     """Re-extract archived pages with the current extractor (never refetches); new versions where content changed."""
-    from crawler.cli import UsageFailure, _setup_logging, expected_errors, load, settings_for
     from pipelines.reextract import day_start, reextract
     from storage.search import parse_day
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     with expected_errors():
         if batch < 1:
             raise UsageFailure(f"--batch must be at least 1, not {batch}")

@@ -1,7 +1,4 @@
-"""`vnarchive scheduler start|status|run-now` and `vnarchive runs`: thin commands over crawler.scheduler.
-
-crawler.cli imports this module while it is itself being imported, so its helpers are imported inside the
-commands, when crawler.cli is complete.
+"""`vnarchive scheduler start|status|run-now` and `vnarchive runs`: thin commands over crawler.daemon.scheduler.
 """
 
 from __future__ import annotations
@@ -14,10 +11,18 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the archive (default: $VNARCHIVE_DB "
-                                           "or sqlite:///archive.db).", show_default=False)]
-SourcesOpt = Annotated[Path | None, typer.Option("--sources", help="Sources file (default: $VNARCHIVE_SOURCES or "
-                                                 "the sources.toml installed with vnarchive).", show_default=False)]
+from crawler.cli.common import (
+    DbOpt,
+    SourcesOpt,
+    check_source,
+    err,
+    expected_errors,
+    fail,
+    load,
+    out,
+    settings_for,
+)
+
 AlertOpt = Annotated[int, typer.Option("--alert-after", envvar="VNARCHIVE_ALERT_AFTER_FAILURES", min=0,
                                        help="Flag a source after this many failed runs in a row (0: never).")]
 
@@ -34,9 +39,8 @@ def start(
     sources: SourcesOpt = None,
 ) -> None:
     """Run the scheduler in the foreground until SIGTERM or Ctrl-C (SIGHUP reloads the sources file)."""
-    from crawler.cli import expected_errors, fail, settings_for
+    from crawler.daemon.scheduler import serve, setup_logging
     from crawler.locks import LockHeld
-    from crawler.scheduler import serve, setup_logging
 
     with expected_errors():
         settings = settings_for(db, sources).with_overrides(log_file=str(log_file) if log_file else None)
@@ -56,8 +60,7 @@ def status(
     sources: SourcesOpt = None,
 ) -> None:
     """Show per source the next run, the last run and its result, the last new article and any flags."""
-    from crawler.cli import expected_errors, load, out, settings_for
-    from crawler.scheduler import daemon_holder, read_state, status_rows
+    from crawler.daemon.scheduler import daemon_holder, read_state, status_rows
 
     with expected_errors():
         settings = settings_for(db, sources)
@@ -94,23 +97,23 @@ def run_now(
     sources: SourcesOpt = None,
 ) -> None:
     """Ask the running scheduler to crawl SOURCE now, or crawl it here when no scheduler runs."""
-    from crawler import cli
+    from crawler.cli.crawl import crawl
+    from crawler.daemon.scheduler import daemon_holder, submit_run_now
     from crawler.locks import control_dir
-    from crawler.scheduler import daemon_holder, submit_run_now
 
-    with cli.expected_errors():
-        settings = cli.settings_for(db, sources)
-        cli.load(settings).get(source)  # an unknown id is a one-line error here, not in the daemon's log
+    with expected_errors():
+        settings = settings_for(db, sources)
+        load(settings).get(source)  # an unknown id is a one-line error here, not in the daemon's log
         who = daemon_holder(settings)
         if who:
             ok, message = submit_run_now(control_dir(settings.db_url), source)
     if not who:
-        cli.err.print(f"no scheduler runs for this archive: crawling {source} here", markup=False, highlight=False)
+        err.print(f"no scheduler runs for this archive: crawling {source} here", markup=False, highlight=False)
         # raises typer.Exit with the crawl's exit code
-        cli.crawl(source_ids=[source], all_=False, trigger="run-now", quiet=quiet, verbose=False, db=db,
+        crawl(source_ids=[source], all_=False, trigger="run-now", quiet=quiet, verbose=False, db=db,
                   sources=sources)
         return
-    cli.out.print(message, markup=False, highlight=False)
+    out.print(message, markup=False, highlight=False)
     raise typer.Exit(0 if ok else 1)
 
 
@@ -121,8 +124,6 @@ def runs(
     db: DbOpt = None,
 ) -> None:
     """List recent crawl runs: source, trigger, start, end, status, exit code, counts, error."""
-    from crawler.cli import expected_errors, out, settings_for
-    from crawler.cli_inspect import check_source
     from crawler.history import recent_runs, run_record
 
     with expected_errors():

@@ -1,7 +1,4 @@
-"""`vnarchive worker` and `crawl --queue [--wait]`: thin commands over crawler.worker and crawler.queue.
-
-crawler.cli imports this module while it is itself being imported, so its helpers are imported inside the
-commands, when crawler.cli is complete.
+"""`vnarchive worker` and `crawl --queue [--wait]`: thin commands over crawler.daemon.worker and crawler.daemon.queue.
 """
 
 from __future__ import annotations
@@ -11,6 +8,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from crawler.cli.common import UsageFailure, err, expected_errors, fail, out, settings_for
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the archive (default: $VNARCHIVE_DB "
                                            "or sqlite:///archive.db).", show_default=False)]
@@ -26,10 +25,9 @@ def worker(
 ) -> None:
     """Run crawl jobs from the queue ($VNARCHIVE_BROKER) until SIGTERM (which finishes or hands back the
     running crawls)."""
-    from crawler.cli import expected_errors, fail, settings_for
-    from crawler.queue import QueueError
-    from crawler.scheduler import setup_logging
-    from crawler.worker import serve
+    from crawler.daemon.queue import QueueError
+    from crawler.daemon.scheduler import setup_logging
+    from crawler.daemon.worker import serve
 
     with expected_errors():
         settings = settings_for(db)
@@ -47,9 +45,8 @@ def worker(
 def crawl_queued(settings: Any, chosen: list[Any], trigger: str, wait: bool) -> int:
     """`crawl --queue [--wait]`: one job per source; with ``wait``, blocks until each has ended and returns 0
     only when every one finished (1 otherwise, 3 when interrupted while waiting: the jobs stay queued)."""
-    from crawler.cli import UsageFailure, err, out
-    from crawler.queue import QueueError, enqueue, job_for, make_app
-    from crawler.queue import wait as wait_for
+    from crawler.daemon.queue import QueueError, enqueue, job_for, make_app
+    from crawler.daemon.queue import wait as wait_for
 
     if not settings.broker_url:
         raise UsageFailure("--queue needs a job queue: set VNARCHIVE_BROKER (redis://host:6379/0 or amqp://…)")

@@ -1,15 +1,22 @@
-"""Shared fixtures: a fresh migrated SQLite archive per test, a loopback HTTP site, the vnweb simulator."""
+"""Shared fixtures: a fresh migrated archive per test (SQLite, or PostgreSQL with VNARCHIVE_TEST_BACKEND), a
+loopback HTTP site, the vnweb simulator.
+
+``VNARCHIVE_TEST_BACKEND=postgresql`` (with ``VNARCHIVE_TEST_PG`` naming a server, as `bash .ci/run` sets both)
+runs every test that uses an archive (the ``db_url``, ``session_factory`` or ``fresh_db`` fixtures) on
+PostgreSQL, one new database each, and deselects the rest: they do not touch an archive and ran on SQLite."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,18 +28,133 @@ ROOT = Path(__file__).resolve().parent.parent
 VNWEB = ROOT.parent / "shared" / "vnweb" / "vnweb.py"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+BACKEND = os.environ.get("VNARCHIVE_TEST_BACKEND", "sqlite").strip().lower() or "sqlite"
+PG_SERVER = os.environ.get("VNARCHIVE_TEST_PG")
+ARCHIVE_FIXTURES = frozenset({"db_url", "session_factory", "fresh_db"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if BACKEND not in ("sqlite", "postgresql"):
+        raise pytest.UsageError(f"VNARCHIVE_TEST_BACKEND is sqlite or postgresql, not {BACKEND!r}")
+    if BACKEND == "postgresql" and not PG_SERVER:
+        raise pytest.UsageError("VNARCHIVE_TEST_BACKEND=postgresql needs VNARCHIVE_TEST_PG, the URL of a server "
+                                "whose user may create databases (bash .ci/run starts one)")
+    config.addinivalue_line("markers", "sqlite_only(reason): the test is about SQLite itself (its file, its "
+                            "pragmas); not run with VNARCHIVE_TEST_BACKEND=postgresql")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"archive backend: {BACKEND}" + (f" ({PG_SERVER})" if BACKEND == "postgresql" else "")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BACKEND != "postgresql":
+        return
+    keep = [i for i in items if ARCHIVE_FIXTURES & set(getattr(i, "fixturenames", ()))
+            and i.get_closest_marker("sqlite_only") is None]
+    dropped = [i for i in items if i not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = keep
+
+
+class PgDatabases:
+    """New databases on the test server: empty, or copies of one migrated template (CREATE DATABASE ...
+    TEMPLATE is a file copy: much faster than migrating each)."""
+
+    def __init__(self, server: str) -> None:
+        from sqlalchemy import create_engine
+
+        self.server = server
+        self.admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        self.names: list[str] = []
+        self.template: str | None = None
+
+    def url(self, name: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.server).set(database=name).render_as_string(hide_password=False)
+
+    def _create(self, name: str, template: str = "template0") -> None:
+        from sqlalchemy import text
+
+        with self.admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        self.names.append(name)
+
+    def new(self, migrated: bool) -> str:
+        if migrated and self.template is None:
+            from storage.db import make_engine
+            from storage.migrate import upgrade
+
+            self.template = f"vnt_template_{uuid.uuid4().hex[:8]}"
+            self._create(self.template)
+            engine = make_engine(self.url(self.template))
+            upgrade(engine)
+            engine.dispose()
+        name = f"vnt_{uuid.uuid4().hex[:12]}"
+        self._create(name, self.template if migrated and self.template else "template0")
+        return self.url(name)
+
+    def drop(self, url: str) -> None:
+        from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
+        name = make_url(url).database
+        with self.admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if name in self.names:
+            self.names.remove(name)
+
+    def close(self) -> None:
+        for name in list(self.names):
+            self.drop(self.url(name))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[PgDatabases | None]:
+    if BACKEND != "postgresql":
+        yield None
+        return
+    assert PG_SERVER
+    dbs = PgDatabases(PG_SERVER)
+    yield dbs
+    dbs.close()
+
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    """A new, migrated SQLite archive."""
-    from storage.db import make_engine
-    from storage.migrate import upgrade
+def fresh_db(tmp_path: Path, pg_databases: PgDatabases | None) -> Iterator[Callable[..., str]]:
+    """fresh_db(name="archive.db", migrated=False) -> the URL of a new archive on the test backend: an SQLite
+    file in the test's directory, or a new PostgreSQL database (dropped after the test).  Not migrated unless
+    asked: the first `vnarchive` command creates the schema, as for a user."""
+    made: list[str] = []
 
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url
+    def make(name: str = "archive.db", migrated: bool = False) -> str:
+        if pg_databases is not None:
+            url = pg_databases.new(migrated)
+        else:
+            url = f"sqlite:///{tmp_path / name}"
+            if migrated:
+                from storage.db import make_engine
+                from storage.migrate import upgrade
+
+                engine = make_engine(url)
+                upgrade(engine)
+                engine.dispose()
+        made.append(url)
+        return url
+
+    yield make
+    if pg_databases is not None:
+        for url in made:
+            pg_databases.drop(url)
+
+
+@pytest.fixture
+def db_url(fresh_db: Callable[..., str]) -> str:
+    """A new, migrated archive (SQLite, or PostgreSQL with VNARCHIVE_TEST_BACKEND=postgresql)."""
+    return fresh_db(migrated=True)
 
 
 @pytest.fixture
@@ -42,6 +164,58 @@ def session_factory(db_url: str):  # type: ignore[no-untyped-def]
     engine = make_engine(db_url)
     yield make_session_factory(engine)
     engine.dispose()
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite:")
+
+
+def sqlite_file(url: str) -> Path:
+    """The SQLite file of an archive URL; the test is skipped on PostgreSQL (it reads the file itself)."""
+    if not is_sqlite(url):
+        pytest.skip("reads the SQLite file itself")
+    return Path(url.removeprefix("sqlite:///"))
+
+
+class _Rows:
+    def __init__(self, rows: Sequence[Any]) -> None:
+        self.rows = [tuple(r) for r in rows]
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self.rows[0] if self.rows else None
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.rows)
+
+
+class ArchiveSQL:
+    """``sqlite3.connect``'s ``execute(sql, params).fetchall()`` over SQLAlchemy, for either backend: tests
+    check the archive with the same SQL on SQLite and PostgreSQL (``?`` placeholders; each call its own
+    transaction, so a crawl running beside it is never blocked)."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine
+
+        self.engine = create_engine(url)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Rows:
+        from sqlalchemy import text
+
+        n = iter(range(len(params)))
+        stmt = re.sub(r"\?", lambda m: f":p{next(n)}", sql)
+        with self.engine.begin() as c:
+            res = c.execute(text(stmt), {f"p{i}": v for i, v in enumerate(params)})
+            return _Rows(res.fetchall() if res.returns_rows else [])
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def archive_sql(url: str) -> ArchiveSQL:
+    return ArchiveSQL(url)
 
 
 # ---------------------------------------------------------------- a small site on loopback

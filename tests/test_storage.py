@@ -38,6 +38,7 @@ from storage.models import (
     StoryBand,
     Version,
 )
+from tests.conftest import archive_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 SF = load_sources(ROOT / "config" / "vnweb.toml")
@@ -149,6 +150,7 @@ def test_upgrade_is_idempotent_and_current(db_url: str) -> None:
 
 # ---------------------------------------------------------------- (b) connection settings (FAULTS A3)
 
+@pytest.mark.sqlite_only("SQLite's own locking and pragmas; PostgreSQL's are tests/test_postgres.py's")
 def test_every_new_connection_has_the_pragmas(db_url: str) -> None:
     engine = make_engine(db_url, poolclass=NullPool)  # NullPool: every connect is a new SQLite connection
     conns = [engine.raw_connection() for _ in range(3)]  # at once: three distinct connections
@@ -168,6 +170,7 @@ def test_every_new_connection_has_the_pragmas(db_url: str) -> None:
         engine.dispose()
 
 
+@pytest.mark.sqlite_only("SQLite's own locking and pragmas; PostgreSQL's are tests/test_postgres.py's")
 def test_session_factory_connections_have_the_pragmas(session_factory) -> None:  # type: ignore[no-untyped-def]
     with session_factory() as s:
         p = pragmas(s.connection())
@@ -254,11 +257,8 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
 
 
 def test_archive_from_a_newer_vnarchive_is_refused(db_url: str) -> None:
-    path = sqlite_path(db_url)
-    assert path is not None
-    con = sqlite3.connect(path)
+    con = archive_sql(db_url)
     con.execute("UPDATE alembic_version SET version_num = '9999'")
-    con.commit()
     con.close()
     engine = make_engine(db_url)
     try:
@@ -278,6 +278,7 @@ def test_check_current_refuses_an_empty_archive(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- (d) transactions and lock contention (FAULTS B2)
 
+@pytest.mark.sqlite_only("SQLite's own locking and pragmas; PostgreSQL's are tests/test_postgres.py's")
 def test_deferred_read_then_write_fails_at_once(db_url: str) -> None:
     """The failure BEGIN IMMEDIATE avoids: two deferred transactions that read, then write."""
     path = sqlite_path(db_url)
@@ -297,6 +298,7 @@ def test_deferred_read_then_write_fails_at_once(db_url: str) -> None:
         c2.close()
 
 
+@pytest.mark.sqlite_only("SQLite's own locking and pragmas; PostgreSQL's are tests/test_postgres.py's")
 def test_begin_immediate_writers_take_turns(session_factory) -> None:  # type: ignore[no-untyped-def]
     engine = session_factory.kw["bind"]
     second_began = threading.Event()
@@ -338,6 +340,7 @@ def test_begin_immediate_writers_take_turns(session_factory) -> None:  # type: i
     assert ("MainThread", "BEGIN IMMEDIATE") in statements
 
 
+@pytest.mark.sqlite_only("SQLite's own locking and pragmas; PostgreSQL's are tests/test_postgres.py's")
 def test_a_reader_does_not_hold_the_write_lock(archive) -> None:  # type: ignore[no-untyped-def]
     """Read-only engines (export, search, the web view) begin deferred: a long read never blocks the crawler."""
     url = archive.kw["bind"].url.render_as_string(hide_password=False)
@@ -378,6 +381,7 @@ def test_is_transient_other_errors(exc: BaseException) -> None:
     assert is_transient(exc) is False
 
 
+@pytest.mark.sqlite_only("SQLite's own locking and pragmas; PostgreSQL's are tests/test_postgres.py's")
 def test_is_transient_on_a_real_lock(db_url: str) -> None:
     from sqlalchemy import create_engine
 
@@ -526,9 +530,11 @@ def test_hostile_content_round_trips(archive) -> None:  # type: ignore[no-untype
         cap = s.get(Capture, v.capture_id)
         assert repo.capture_body(cap) == body  # raw bytes byte-exact, NULs included
         assert cap.body_sha256 == hashlib.sha256(body).hexdigest()
-        tables = set(s.execute(text("SELECT name FROM sqlite_master WHERE type='table'")).scalars())
-        assert {"articles", "versions", "captures"} <= tables
-        assert s.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+        from sqlalchemy import inspect as sa_inspect
+
+        assert {"articles", "versions", "captures"} <= set(sa_inspect(s.connection()).get_table_names())
+        if s.bind.dialect.name == "sqlite":
+            assert s.execute(text("PRAGMA integrity_check")).scalar() == "ok"
     assert count(archive, Article) == 1
 
 

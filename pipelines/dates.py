@@ -1,7 +1,8 @@
 """Vietnamese dates: ISO strings from metadata and visible date lines, always aware, never day/month-swapped.
 
 Visible dates on Vietnamese pages are day-first ("Thứ năm, 03/10/2024 - 14:25", "10:50 | 25/08/2024",
-"26/8/2024, 18:04 (GMT+7)", "Thứ hai, ngày 23 tháng 12 năm 2024").  A date whose month would be over 12 read
+"26/8/2024, 18:04 (GMT+7)", "Thứ hai, ngày 23 tháng 12 năm 2024"); other pages' with a month's name too
+("01. April 2025, 15:25", "April 25, 2024").  A date whose month would be over 12 read
 day-first is refused, never swapped into month-first.  A time without an offset is Asia/Ho_Chi_Minh.
 """
 
@@ -20,6 +21,25 @@ _ISO = re.compile(
 _DMY = re.compile(r"(?<![\d/.-])(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})(?![\d/])")
 _YMD = re.compile(r"(?<![\d/.-])(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})(?![\d/.-])")
 _WORDS = re.compile(r"ngày\s+(\d{1,2})\s+tháng\s+(\d{1,2})\s*(?:,\s*|\s+)năm\s+(\d{4})", re.I)
+# month names of the press we archive besides Vietnamese (whose months are numbers): "01. April 2025",
+# "1 avril 2025", "1 de abril de 2025", "April 1, 2025", "Sept. 3, 2024"
+_MONTHS = {name: i + 1 for i, names in enumerate((
+    "january jan januar janvier enero gennaio janeiro januari januar stycznia ocak",
+    "february feb februar février fevrier febrero febbraio fevereiro februari lutego şubat",
+    "march mar märz maerz mars marzo março maart marts mars marca mart",
+    "april apr avril abril aprile kwietnia nisan",
+    "may mai mayo maggio maio mei maj maja mayıs",
+    "june jun juni juin junio giugno junho czerwca haziran",
+    "july jul juli juillet julio luglio julho lipca temmuz",
+    "august aug août aout agosto augustus sierpnia ağustos",
+    "september sep sept septembre septiembre settembre setembro września eylül",
+    "october oct oktober octobre octubre ottobre outubro okt października ekim",
+    "november nov novembre noviembre novembro listopada kasım",
+    "december dec dezember décembre decembre diciembre dicembre dezembro desember grudnia aralık",
+)) for name in names.split()}
+_MONTH = "|".join(sorted((re.escape(n) for n in _MONTHS), key=len, reverse=True))
+_DAY_MONTH_NAME = re.compile(rf"(?<![\w.])(\d{{1,2}})\.?\s+(?:de\s+)?({_MONTH})\.?,?\s+(?:de\s+)?(\d{{4}})(?!\d)", re.I)
+_MONTH_NAME_DAY = re.compile(rf"(?<!\w)({_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})(?!\d)", re.I)
 _HM = re.compile(r"(?<![\d/.:,+])(\d{1,2})\s*(?::|h|g|giờ)\s*(\d{2})(?:\s*(?::|phút)\s*(\d{2}))?(?![\d/])"
                  r"(?:\s*(AM|PM|SA|CH|sáng|chiều|tối)\b)?", re.I)
 _GMT = re.compile(r"(?:GMT|UTC)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?", re.I)
@@ -59,8 +79,9 @@ def iso_has_time(value: str | None) -> bool:
     return bool(value and re.search(r"\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}:\d{2}", value))
 
 
-def _date_in(text: str) -> tuple[int, int, int, int, int] | None:
-    """(day, month, year, start, end) of the first date in ``text``: day-first, ISO order or in words."""
+def _date_in(text: str, names: bool = True) -> tuple[int, int, int, int, int] | None:
+    """(day, month, year, start, end) of the first date in ``text``: day-first, ISO order, in Vietnamese words,
+    or with a month's name."""
     found = []
     for rx, order in ((_WORDS, "dmy"), (_DMY, "dmy"), (_YMD, "ymd")):
         m = rx.search(text)
@@ -68,18 +89,26 @@ def _date_in(text: str) -> tuple[int, int, int, int, int] | None:
             a, b, c = (int(x) for x in m.groups())
             d, mo, y = (a, b, c) if order == "dmy" else (c, b, a)
             found.append((m.start(), d, mo, y, m.end()))
+    for rx, order in ((_DAY_MONTH_NAME, "dmy"), (_MONTH_NAME_DAY, "mdy")) if names else ():
+        named = rx.search(text)
+        if named:
+            first, second, year = named.groups()
+            day, name = (first, second) if order == "dmy" else (second, first)
+            found.append((named.start(), int(day), _MONTHS[name.casefold()], int(year), named.end()))
     if not found:
         return None
     start, d, mo, y, end = min(found)
     return d, mo, y, start, end
 
 
-def parse_visible(text: str | None) -> tuple[dt.datetime, bool] | None:
+def parse_visible(text: str | None, zone: dt.tzinfo = VN_TZ, names: bool = True) -> tuple[dt.datetime, bool] | None:
     """A day-first date line -> (datetime, whether a time of day was given); None when there is no valid date
-    (a month over 12 is not a date here, and is never read month-first instead)."""
+    (a month over 12 is not a date here, and is never read month-first instead).  A time that states no offset
+    is in ``zone`` (Vietnam time unless the page says otherwise); ``names=False``: dates with a month's name
+    other than Vietnamese are not read (running text and captions spell dates that way)."""
     if not text:
         return None
-    found = _date_in(text)
+    found = _date_in(text, names)
     if not found:
         return None
     d, mo, y, start, end = found
@@ -98,7 +127,7 @@ def parse_visible(text: str | None) -> tuple[dt.datetime, bool] | None:
                 hh = 0
             h, mi, s, has_time = hh, mm, int(hm.group(3) or 0), True
             break
-    tz: dt.tzinfo = VN_TZ
+    tz: dt.tzinfo = zone
     g = _GMT.search(text)
     if g:
         tz = _offset_tz(1 if g.group(1) == "+" else -1, int(g.group(2)), int(g.group(3) or 0))

@@ -61,6 +61,7 @@ from pipelines.metadata import (
     PageMeta,
     best_datetime,
     byline_name,
+    choose_title,
     clean_author,
     clean_text,
     credit_author,
@@ -74,15 +75,17 @@ from pipelines.metadata import (
     looks_like_site_name,
     node_text,
     normalise_author,
+    page_zone,
     plausible,
     read_meta,
+    shown_offset,
     strip_site_suffix,
 )
 from pipelines.template import text_blocks
 from pipelines.urls import same_site
 
 EXTRACTOR = "vnarchive-trafilatura"
-EXTRACTOR_VERSION = f"2.2/{trafilatura.__version__}"
+EXTRACTOR_VERSION = f"2.3/{trafilatura.__version__}"
 
 _LEAD = re.compile(r"(^|[\s_-])(sapo|lead|summary|description|desc|chapeau|excerpt|intro|abstract|tom-?tat|"
                    r"article-sapo|detail-sapo)($|[\s_-])", re.I)
@@ -417,17 +420,21 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
 
     title, title_el = _find_title(root, pm, hints)
     title = _declared_headline(pm, title) if title else title
+    title = choose_title(pm, title, [pm.meta("og:site_name") or "", pm.meta("application-name") or ""])
     site_names = {n.casefold() for n in (pm.meta("og:site_name"), pm.meta("application-name")) if n}
     publisher = pm.jsonld.get("publisher")
     if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
         site_names.add(publisher["name"].casefold())
 
     # dates: structured metadata first, the visible date line next to the headline to refine or fill in
-    visible = find_visible_date(root, title_el)
     pub_meta = pm.jsonld.get("datePublished") or pm.meta(
         "article:published_time", "pubdate", "datepublished", "publishdate", "dc.date.issued", "dc.date",
         "og:article:published_time", "date")
     pub_meta = pub_meta if isinstance(pub_meta, str) else None
+    mod_meta = pm.jsonld.get("dateModified") or pm.meta("article:modified_time", "lastmod", "datemodified",
+                                                       "og:updated_time", "dc.date.modified")
+    # a visible time without offset is in the zone the page's own metadata states its times in
+    visible = find_visible_date(root, title_el, page_zone([pub_meta, mod_meta]))
     published = best_datetime([
         (parse_iso(pub_meta), iso_has_time(pub_meta)),
         (visible[0], visible[1]) if visible else (None, False),
@@ -436,8 +443,10 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
             and abs((published - visible[0]).total_seconds()) < 60:
         # the same instant: keep the offset the page shows its readers (SEO plugins write UTC)
         published = published.astimezone(visible[0].tzinfo)
-    mod_meta = pm.jsonld.get("dateModified") or pm.meta("article:modified_time", "lastmod", "datemodified",
-                                                       "og:updated_time", "dc.date.modified")
+    elif published is not None and visible and visible[1] and iso_has_time(pub_meta) \
+            and (zone := shown_offset(published, visible[0])) is not None:
+        # metadata in UTC, the page's wall clock in its newsroom's zone: the same instant in that zone
+        published = published.astimezone(zone)
     modified = plausible(parse_iso(mod_meta if isinstance(mod_meta, str) else None)) or find_visible_update(root)
     if published is None and modified is not None:
         # a page that shows only when it was last updated (old portals print "Cập nhật lúc ..." alone): that

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html as html_lib
 import json
 import re
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from typing import Any
 
 from lxml import html as lhtml
 
-from pipelines.dates import iso_has_time, parse_iso, parse_visible
+from pipelines.dates import VN_TZ, iso_has_time, parse_iso, parse_visible
 from pipelines.decode import nfc
 
 WS = re.compile(r"\s+")
@@ -178,6 +179,55 @@ def strip_site_suffix(title: str, site_names: list[str]) -> str:
     return title
 
 
+def title_key(s: str) -> str:
+    """A headline's words: case, punctuation and spacing aside."""
+    return re.sub(r"[\W_]+", " ", html_lib.unescape(s or "")).strip().casefold()
+
+
+# what parts a title from its site or section tail: spaced separators, and the full-width ones CJK sites use
+_TAIL_SEP = re.compile(r"\s+(?:\||-|–|—|::|»|·|/)\s+|\s*[|ㅣ｜]\s*")
+
+
+def _without_tail(title: str, known: set[str]) -> str:
+    """``title`` without a tail after a separator when what is left is a headline the page states elsewhere
+    ('Headline - National | Globalnews.ca' with the h1 'Headline'), else without a site-name suffix."""
+    for m in _TAIL_SEP.finditer(title):
+        head = title[: m.start()].strip()
+        if len(head) >= 10 and title_key(head) in known:
+            return head
+    return title
+
+
+def choose_title(pm: PageMeta, shown: str, site_names: list[str]) -> str:
+    """The article's title: the Open Graph title when the publisher gives one, as it is the title the
+    publisher writes for the article itself (the page's headline may carry a kicker, a live-blog label or a
+    longer wording, the <title> the site's name); without a site or section tail when its head is the
+    headline the page shows or declares elsewhere; ``shown`` when it is not there or is a truncation ('...').
+    When both say the same words, the spelling (quotes, dashes) most of the page's titles agree on."""
+    raw = pm.meta("og:title")
+    og = clean_text(html_lib.unescape(raw)) if raw else ""
+    if not shown:
+        return shown
+    others = [clean_text(html_lib.unescape(t)) for t in (
+        pm.jsonld.get("headline") if isinstance(pm.jsonld.get("headline"), str) else "",
+        pm.meta("twitter:title") or "", pm.html_title, shown) if t]
+    known = {title_key(t) for t in others}
+    og = strip_site_suffix(_without_tail(og, known), site_names) if og else ""
+    ko, ks = title_key(og), title_key(shown)
+    if len(ko) < 10 or looks_like_site_name(og, site_names, strict=True):
+        return shown
+    if og.endswith(("...", "…")) and ks.startswith(title_key(og.rstrip(".…"))):
+        return shown  # an og:title cut short
+    if ko != ks and ks.startswith(ko + " ") and shown.startswith(og) and shown[len(og):].lstrip()[:1] in "\"„“”":
+        return shown  # an og:title cut at a quotation mark its attribute did not escape
+    if ko != ks:
+        return og
+    # the same words: the spelling most of the page's titles (their heads) give, the og:title's on a tie
+    spellings = [og, *(h for h in (_without_tail(t, {ks}) for t in others) if title_key(h) == ks)]
+    counts = {sp: spellings.count(sp) for sp in spellings}
+    return max(counts, key=lambda sp: (counts[sp], sp == og))
+
+
 def _distance(a: Any, b: Any) -> int:
     """Tree distance between two elements (steps up to the common ancestor and down)."""
     anc_a = [a, *a.iterancestors()]
@@ -192,12 +242,39 @@ def _classes(el: Any) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}"
 
 
-def find_visible_date(tree: Any, anchor: Any | None) -> tuple[dt.datetime, bool, Any] | None:
+def page_zone(values: list[Any]) -> dt.tzinfo | None:
+    """The UTC offset a page states its times in: the first of its machine-readable times (``values``) with an
+    explicit offset other than UTC (which SEO plugins write whatever the newsroom's zone), else None."""
+    for v in values:
+        if isinstance(v, str) and iso_has_time(v) and re.search(r"[+-]\d{2}:?\d{2}\s*$", v.strip()):
+            when = parse_iso(v)
+            if when is not None and when.utcoffset() != dt.timedelta(0):
+                return when.tzinfo
+    return None
+
+
+def shown_offset(utc: dt.datetime, shown: dt.datetime) -> dt.tzinfo | None:
+    """The zone a page shows an instant in: ``utc`` (metadata in UTC, as SEO plugins write it) against the
+    wall clock the page prints (``shown``, its offset a guess), when they differ by a whole number of quarter
+    hours within ±14 h; else None."""
+    if utc.utcoffset() != dt.timedelta(0):
+        return None
+    diff = (shown.replace(tzinfo=None) - utc.replace(tzinfo=None)).total_seconds()
+    rest = diff % 900
+    if diff == 0 or abs(diff) > 14 * 3600 + 60 or 60 <= rest <= 840:
+        return None
+    minutes = round(diff / 900) * 15
+    return VN_TZ if minutes == 7 * 60 else dt.timezone(dt.timedelta(minutes=minutes))
+
+
+def find_visible_date(tree: Any, anchor: Any | None, zone: dt.tzinfo | None = None
+                      ) -> tuple[dt.datetime, bool, Any] | None:
     """The date line closest to the headline: (datetime, has_time, element).
 
     Elements named like a date (class/id) and <time> come first; short unnamed text blocks holding a date
-    count too (old portals name nothing), a little further away.  Dates inside links (related lists), and in
-    headers / top bars (today's date) are not the article's."""
+    count too (old portals name nothing), a little further away, if their month is a number (a date in words
+    in an unnamed block is a caption's or the prose's).  Dates inside links (related lists), and in headers /
+    top bars (today's date) are not the article's.  A time without offset is in ``zone`` (else Vietnam time)."""
     found: list[tuple[int, int, tuple[dt.datetime, bool], Any]] = []
     excluded: set[Any] = set()  # elements under a link, a header or a top bar (kept alive: not id()s)
     for el in tree.iter():
@@ -226,7 +303,7 @@ def find_visible_date(tree: Any, anchor: Any | None) -> tuple[dt.datetime, bool,
             iso = parse_iso(el.get("datetime"))
             if iso:
                 parsed = (iso, iso_has_time(el.get("datetime")))
-        parsed = parsed or parse_visible(txt)
+        parsed = parsed or parse_visible(txt, zone or VN_TZ, names=named)
         if parsed:
             dist = _distance(el, anchor) if anchor is not None else 0
             found.append((dist + (0 if named else 2), len(found), parsed, el))

@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 
 from config.sources import Extraction
+from pipelines.dates import parse_visible
 from pipelines.extract import extract_article
 from pipelines.items import Extracted
-from pipelines.metadata import credit_author, normalise_author
+from pipelines.metadata import credit_author, normalise_author, page_zone, shown_offset
 
 PARA = ("Sáng 25/8, Sở Tư pháp tỉnh Quảng Ngãi tổ chức hội nghị triển khai quy chế phối hợp về an ninh mạng với "
         "sự tham gia của hơn 180 đại biểu đến từ các sở, ngành và địa phương trong tỉnh. ")
@@ -119,3 +120,70 @@ def test_a_live_blog_is_an_article_and_its_updates_authors_are_not_its_own() -> 
     ex = run(page(jsonld=ld))
     assert ex.author == "Lê Minh Châu"
     assert ex.published == dt.datetime(2024, 8, 25, 8, 0, tzinfo=VN)
+
+
+def titled(og: str, h1: str, title: str, jsonld_headline: str = "") -> Extracted:
+    ld = (f'<script type="application/ld+json">{{"@type": "NewsArticle", "headline": "{jsonld_headline}"}}'
+          "</script>" if jsonld_headline else "")
+    body = "".join(f"<p>{PARA}Đoạn {i}.</p>" for i in range(5))
+    html = f"""<html lang="vi"><head><meta charset="utf-8"><title>{title}</title>
+<meta property="og:title" content="{og}"><meta property="og:site_name" content="Báo Ví Dụ">{ld}</head>
+<body><article><h1>{h1}</h1><div class="content">{body}</div></article></body></html>"""
+    return run(html.encode())
+
+
+@pytest.mark.parametrize(("og", "h1", "title", "want"), [
+    # the publisher's own title for the article, over a longer visible wording and its <title>
+    ("Hà Nội mở rộng tuyến buýt điện", "Hà Nội mở rộng tuyến buýt điện ra các huyện ngoại thành",
+     "Hà Nội mở rộng tuyến buýt điện ra các huyện ngoại thành | Báo Ví Dụ", "Hà Nội mở rộng tuyến buýt điện"),
+    # an og:title with a section and site tail whose head is the visible headline
+    ("Hà Nội mở rộng tuyến buýt điện - Thời sự | Báo Ví Dụ", "Hà Nội mở rộng tuyến buýt điện",
+     "Hà Nội mở rộng tuyến buýt điện - Thời sự | Báo Ví Dụ", "Hà Nội mở rộng tuyến buýt điện"),
+    # an og:title cut short
+    ("Hà Nội mở rộng tuyến buýt điện ra các...", "Hà Nội mở rộng tuyến buýt điện ra các huyện ngoại thành",
+     "Hà Nội", "Hà Nội mở rộng tuyến buýt điện ra các huyện ngoại thành"),
+    # the same words: the spelling most of the page's titles agree on
+    ("Bộ trưởng: 'Không để ai bị bỏ lại'", "Bộ trưởng: ‘Không để ai bị bỏ lại’",
+     "Bộ trưởng: 'Không để ai bị bỏ lại' - Báo Ví Dụ", "Bộ trưởng: 'Không để ai bị bỏ lại'"),
+])
+def test_the_og_title_is_the_articles_title(og: str, h1: str, title: str, want: str) -> None:
+    assert titled(og, h1, title).title == want
+
+
+@pytest.mark.parametrize(("line", "want"), [
+    ("erstellt:  01. April 2025, 15:25", dt.datetime(2025, 4, 1, 15, 25)),
+    ("April 28, 2024 3:00 AM By Associated Press", dt.datetime(2024, 4, 28, 3, 0)),
+    ("Publié le 5 mai 2024 à 10h30", dt.datetime(2024, 5, 5, 10, 30)),
+    ("1 de abril de 2025", dt.datetime(2025, 4, 1)),
+    ("Sept. 3, 2024", dt.datetime(2024, 9, 3)),
+])
+def test_dates_with_a_month_name(line: str, want: dt.datetime) -> None:
+    got = parse_visible(line)
+    assert got is not None and got[0].replace(tzinfo=None) == want
+
+
+def test_a_date_in_words_in_a_caption_is_not_a_date_line() -> None:
+    assert parse_visible("Lính Ukraine ở Bachmut, 24. April 2023", names=False) is None
+    assert parse_visible("Thứ hai, ngày 23 tháng 12 năm 2024", names=False) is not None  # Vietnamese words stay
+
+
+def test_a_time_without_offset_is_in_the_zone_the_metadata_states() -> None:
+    zone = page_zone([None, "2025-04-01T15:30:00+02:00"])
+    assert zone is not None and zone.utcoffset(None) == dt.timedelta(hours=2)
+    assert page_zone(["2025-04-01T13:30:00Z", "2025-04-01"]) is None  # UTC says nothing of the newsroom
+    when = parse_visible("01. April 2025, 15:25", zone)
+    assert when is not None and when[0].utcoffset() == dt.timedelta(hours=2)
+
+
+def test_utc_metadata_is_shown_in_the_zone_of_the_pages_wall_clock() -> None:
+    utc = dt.datetime(2024, 4, 28, 7, 0, tzinfo=dt.UTC)
+    zone = shown_offset(utc, dt.datetime(2024, 4, 28, 3, 0, tzinfo=VN))
+    assert zone is not None and utc.astimezone(zone).isoformat() == "2024-04-28T03:00:00-04:00"
+    assert shown_offset(utc, dt.datetime(2024, 4, 28, 3, 7, tzinfo=VN)) is None  # not a zone's offset
+    assert shown_offset(utc.astimezone(VN), dt.datetime(2024, 4, 28, 3, 0, tzinfo=VN)) is None  # not UTC
+
+
+def test_visible_month_name_date_with_the_pages_offset() -> None:
+    ex = run(page(dateline='<span class="meta_date">erstellt: 01. April 2025, 15:25</span>',
+                  head='<meta property="article:modified_time" content="2025-04-02T08:00:00+02:00">'))
+    assert ex.published is not None and ex.published.isoformat() == "2025-04-01T15:25:00+02:00"

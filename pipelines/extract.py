@@ -85,11 +85,11 @@ from pipelines.template import text_blocks
 from pipelines.urls import same_site
 
 EXTRACTOR = "vnarchive-trafilatura"
-EXTRACTOR_VERSION = f"2.3/{trafilatura.__version__}"
+EXTRACTOR_VERSION = f"2.4/{trafilatura.__version__}"
 
 _LEAD = re.compile(r"(^|[\s_-])(sapo|lead|summary|description|desc|chapeau|excerpt|intro|abstract|tom-?tat|"
                    r"article-sapo|detail-sapo)($|[\s_-])", re.I)
-_AUTHOR = re.compile(r"(^|[\s_-])(author|byline|tac-?gia|writer|signature|detail-author)($|[\s_-])", re.I)
+_AUTHOR = re.compile(r"(^|[\s_-])(authors?|bylines?|tac-?gia|writers?|signature|detail-author)($|[\s_-])", re.I)
 _PURE_DATE = re.compile(r"^[\w\s,.:|()+\-/]*\d{1,2}[/.-]\d{1,2}[/.-]\d{4}[\w\s,.:|()+\-/]*$")
 _MARKUP = re.compile(r"<(?:body|div|p|h1|h2|table|article)\b", re.I)
 _OPEN_TITLE = re.compile(r"(<title[^>]*>)([^<]*)(?=<)", re.I)
@@ -277,9 +277,13 @@ def _author(pm: PageMeta, root: Any, site_names: set[str]) -> tuple[str | None, 
         t = node_text(el)
         if not t or len(t) > 90:
             continue
-        name = byline_name(t)
+        name = byline_name(t, uncased=named)
         if name and is_person_name(name, site_names):
             if named:
+                declared = pm.meta("author")
+                if declared and declared != name and declared.casefold() in name.casefold() \
+                        and is_person_name(declared, site_names) and looks_like_byline(declared):
+                    return declared, el  # the byline's text with the writer's role glued on
                 return name, el
             if _BYLINE_LABEL_HINT.match(t):
                 labelled = (name, el)

@@ -373,8 +373,19 @@ _ORG = re.compile(r"^(?:báo|tạp chí|cổng|trang|đài|ban biên tập|bbt|t
                   r"\.(?:vn|com|net|org)\b|điện tử$|online$", re.I)
 
 
-def looks_like_byline(text: str) -> bool:
-    """A short line of capitalised names ("Anh Khoa - Nguyễn Anh", "Thị Huy", "Theo TTXVN")."""
+# the words that join two names in a byline ("Anna Martel und Lea Wagner", "Thu Hà và Minh Anh")
+_JOINS = frozenset({"và", "and", "und", "et", "y", "e", "og", "och", "en", "i", "ve", "dan"})
+
+
+def _uncased_name(word: str) -> bool:
+    """A name in a script without capitals (松岡大地, 박준석): letters only, and short as names are."""
+    return 1 <= len(word) <= 6 and all(c.isalpha() and not c.isupper() and not c.islower() for c in word)
+
+
+def looks_like_byline(text: str, uncased: bool = False) -> bool:
+    """A short line of capitalised names ("Anh Khoa - Nguyễn Anh", "Thị Huy", "Theo TTXVN"), the names
+    perhaps joined by a conjunction ("Anna Martel und Lea Wagner").  ``uncased``: names in scripts without
+    capitals count too (only where the element says it is a byline)."""
     t = text.strip(" .()")
     if not t or len(t) > 70 or any(c in t for c in ":;“”\"!?") or t.count(",") > 2 or _CREDIT.match(t):
         return False
@@ -385,18 +396,28 @@ def looks_like_byline(text: str) -> bool:
         words = words[1:]  # "Theo TTXVN", "Nhóm PV" ... but not "Tin liên quan"
         if not words:
             return False
-    caps = sum(1 for w in words if w[:1].isupper() or w.isupper())
+    inner = [w for w in words[1:-1] if w.casefold() in _JOINS]
+    words = [w for w in words if w not in inner]
+    caps = sum(1 for w in words if w[:1].isupper() or w.isupper() or (uncased and _uncased_name(w)))
     return caps == len(words) and not t.endswith(".")
 
 
-def byline_name(text: str) -> str | None:
-    """The name(s) of a byline line, without its label: "Tác giả: Nguyễn Văn An" -> "Nguyễn Văn An"."""
+def byline_name(text: str, uncased: bool = False) -> str | None:
+    """The name(s) of a byline line, without its label or preposition: "Tác giả: Nguyễn Văn An" -> "Nguyễn
+    Văn An", "von Jemima Kelly" -> "Jemima Kelly" ("Theo X" is a credit line: ``credit_author``)."""
     t = clean_text(text).strip(" .")
     m = _BYLINE_LABEL.match(t)
     if m:
         name = m.group(1).strip(" .")
-        return name if name and looks_like_byline(name) else None
-    return t if looks_like_byline(t) and not t.casefold().startswith("theo ") else None
+        return name if name and looks_like_byline(name, uncased) else None
+    if t.casefold().startswith("theo "):
+        return None
+    t = _BY_WORD.sub("", t, count=1).strip() or t
+    return t if looks_like_byline(t, uncased) else None
+
+
+# "By X", "Von X", "Por X", "Par X", "Door X", "Bởi X": a byline's preposition, never a name's first word
+_BY_WORD = re.compile(r"^(?:by|von|por|par|door|bởi)\s+", re.I)
 
 
 def is_person_name(name: str | None, site_names: set[str] | frozenset[str] = frozenset()) -> bool:

@@ -10,7 +10,7 @@ from config.sources import Extraction
 from pipelines.dates import parse_visible
 from pipelines.extract import extract_article
 from pipelines.items import Extracted
-from pipelines.metadata import credit_author, normalise_author, page_zone, shown_offset
+from pipelines.metadata import byline_name, credit_author, normalise_author, page_zone, shown_offset
 
 PARA = ("Sáng 25/8, Sở Tư pháp tỉnh Quảng Ngãi tổ chức hội nghị triển khai quy chế phối hợp về an ninh mạng với "
         "sự tham gia của hơn 180 đại biểu đến từ các sở, ngành và địa phương trong tỉnh. ")
@@ -187,3 +187,26 @@ def test_visible_month_name_date_with_the_pages_offset() -> None:
     ex = run(page(dateline='<span class="meta_date">erstellt: 01. April 2025, 15:25</span>',
                   head='<meta property="article:modified_time" content="2025-04-02T08:00:00+02:00">'))
     assert ex.published is not None and ex.published.isoformat() == "2025-04-01T15:25:00+02:00"
+
+
+@pytest.mark.parametrize(("line", "uncased", "name"), [
+    ("von Jemima Kelly", False, "Jemima Kelly"), ("By Emma Mackenzie", False, "Emma Mackenzie"),
+    ("Anna Martel und Lea Wagner, Nairobi", False, "Anna Martel und Lea Wagner, Nairobi"),
+    ("Thu Hà và Minh Anh", False, "Thu Hà và Minh Anh"),
+    ("松岡大地", True, "松岡大地"), ("松岡大地", False, None),  # a script without capitals: only where named
+    ("この記事の筆者 松岡大地 フォロー すべて見る", True, None),
+    ("Theo TTXVN", False, None), ("và các đơn vị", False, None),
+])
+def test_byline_names(line: str, uncased: bool, name: str | None) -> None:
+    assert byline_name(line, uncased) == name
+
+
+def test_a_plural_byline_class_and_its_preposition() -> None:
+    ex = run(page(dateline='<ul class="authors"><li class="authors__list-item">von Jemima Kelly</li></ul>'))
+    assert ex.author == "Jemima Kelly"
+
+
+def test_a_byline_with_the_writers_role_glued_on_is_the_declared_name() -> None:
+    ex = run(page(head='<meta name="author" content="Emma Mackenzie">',
+                  dateline='<div class="author"><span>Emma Mackenzie</span><span>Lifestyle Writer</span></div>'))
+    assert ex.author == "Emma Mackenzie"

@@ -72,6 +72,23 @@ def _invalid_utf8_share(body: bytes) -> tuple[int, float]:
     return bad, bad / high
 
 
+_UTF8_LEAD = re.compile(rb"[\xc2-\xf4][\x80-\xbf]")
+
+
+def _is_utf8_text(body: bytes) -> bool:
+    """Valid UTF-8 with enough multi-byte characters to tell: a page labelled latin-1 or windows-1252 (a CMS
+    default, a server's) that is in fact UTF-8.  Text in a single-byte encoding almost never forms valid UTF-8
+    sequences (an accented capital followed by a C1 control or a symbol, again and again, and never a stray
+    byte), so 8 of them and no invalid one is evidence, not a guess."""
+    if len(_UTF8_LEAD.findall(body[:300_000])) < 8:
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 _VI_SPECIFIC = re.compile(r"[ăđơưĂĐƠƯ\u1ea0-\u1ef9]")
 
 
@@ -97,7 +114,9 @@ def decode_html(body: bytes, content_type: str | None = None) -> Decoded:
         if bad >= 8 and share > 0.3 and _reads_as_vietnamese_1258(body):
             forced = "cp1258"
     elif declared in ("cp1252", "latin-1", "iso-8859-1", "windows-1252", "latin1", "ascii"):
-        if _reads_as_vietnamese_1258(body) and not _reads_as_vietnamese(body.decode("cp1252", "replace")):
+        if _is_utf8_text(body):
+            forced = "utf-8"  # mislabelled: single-byte text is practically never valid multi-byte UTF-8
+        elif _reads_as_vietnamese_1258(body) and not _reads_as_vietnamese(body.decode("cp1252", "replace")):
             forced = "cp1258"
     if forced:
         encoding, text = forced, body.decode(forced, errors="replace")

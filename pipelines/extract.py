@@ -85,7 +85,7 @@ from pipelines.template import text_blocks
 from pipelines.urls import same_site
 
 EXTRACTOR = "vnarchive-trafilatura"
-EXTRACTOR_VERSION = f"2.4/{trafilatura.__version__}"
+EXTRACTOR_VERSION = f"2.5/{trafilatura.__version__}"
 
 _LEAD = re.compile(r"(^|[\s_-])(sapo|lead|summary|description|desc|chapeau|excerpt|intro|abstract|tom-?tat|"
                    r"article-sapo|detail-sapo)($|[\s_-])", re.I)

@@ -102,3 +102,21 @@ def test_legacy_text_saved_as_utf8_is_recognised_too() -> None:
 ])
 def test_binary_bodies_are_recognised_from_their_first_bytes(body: bytes, binary: bool) -> None:
     assert looks_binary(body) is binary
+
+
+@pytest.mark.parametrize("declared", ["text/html; charset=iso-8859-1", "text/html; charset=windows-1252"])
+def test_utf8_labelled_as_a_single_byte_charset_is_read_as_utf8(declared: str) -> None:
+    """A server's or a CMS's default label (seen on a real German page): valid UTF-8 with many multi-byte
+    characters is UTF-8 whatever the label says; read as latin-1 every umlaut would be two letters."""
+    text = "Größere Übersicht: Bộ Công an họp báo, Đà Nẵng, München und Köln. " * 4
+    d = decode_html(f"<html><body><p>{text}</p></body></html>".encode(), declared)
+    assert d.encoding == "utf-8" and d.decode_errors == 0
+    assert "Größere Übersicht" in d.text and "Đà Nẵng" in d.text and "Ã" not in d.text
+
+
+def test_real_latin1_stays_latin1() -> None:
+    """Real single-byte text is never valid UTF-8 (an accented letter followed by plain letters), so the label
+    stands."""
+    text = "Größere Übersicht über München, Köln und Düsseldorf, café, crème brûlée. " * 4
+    d = decode_html(f"<html><body><p>{text}</p></body></html>".encode("latin-1"), "text/html; charset=iso-8859-1")
+    assert "Größere Übersicht" in d.text and "crème brûlée" in d.text

@@ -73,6 +73,7 @@ _WS = re.compile(r"\s+")
 
 # ---------------------------------------------------------------- blocks and keys
 
+@functools.lru_cache(maxsize=32768)  # each paragraph is keyed in every round of load_model and again by apply
 def text_key(text: str) -> str:
     """NFC, case-folded, words only: how a title or a lead is recognised when quoted on another page."""
     s = unicodedata.normalize("NFC", text).casefold()
@@ -223,6 +224,8 @@ def _labelled(model: TemplateModel, key: str) -> Iterator[str]:
 def _suffixes(key: str) -> Iterator[tuple[int, str]]:
     """(word index, the rest of ``key`` from there) where another article's teaser could start: after at most a
     label and a title (MAX_TITLE_CHARS), long enough to be recognised."""
+    if len(key) > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS:
+        return  # every rest would be longer than a teaser: prose (most paragraphs), no slicing needed
     words = key.split()
     start = 0
     for j in range(1, len(words)):
@@ -306,16 +309,22 @@ def needed_hashes(ex: Extracted, model: TemplateModel) -> set[str]:
     return teasers | titles
 
 
+@functools.lru_cache(maxsize=32768)  # the same in every round: it does not depend on the model
+def _teaser_keys(key: str) -> frozenset[str]:
+    """The lead keys a teaser in ``key`` could have: its start, and each place another article's teaser could
+    start (``_suffixes``)."""
+    keys = {block_hash(key[:LEAD_PREFIX], "l")} if len(key) >= LEAD_PREFIX else set()
+    keys.update(block_hash(rest[:LEAD_PREFIX], "l") for _, rest in _suffixes(key))
+    return frozenset(keys)
+
+
 def _needed(ex: Extracted, model: TemplateModel) -> tuple[set[str], set[str]]:
     """(teaser keys, title keys) ``needed_hashes`` is made of."""
     teasers: set[str] = set()
     titles: set[str] = set()
 
     def probe(key: str) -> None:
-        if len(key) >= LEAD_PREFIX:
-            teasers.add(block_hash(key[:LEAD_PREFIX], "l"))
-        for _, rest in _suffixes(key):
-            teasers.add(block_hash(rest[:LEAD_PREFIX], "l"))
+        teasers.update(_teaser_keys(key))
         for cand, _, _ in _title_spans(model, key):
             titles.add(block_hash(cand, "t"))
 
@@ -485,14 +494,15 @@ def _run_versions(session: Session, source_id: str, run_id: int) -> Iterable[Any
     return session.execute(q).all()
 
 
-def _would_change(session: Session, source_id: str, version: Any) -> bool:
-    """Whether the template as it stands now removes anything from the version as stored.  A version is what
-    an earlier state of the template left of its page, and the template only learns more during a crawl, so
-    one with nothing left to remove would re-extract to itself: it is skipped without parsing its page again
-    (the second extraction of every page of a first crawl cost as much as the crawl's own)."""
+def _would_change(model: TemplateModel, version: Any) -> bool:
+    """Whether the template as it stands now (``model``: all of the source's rows, read once per refinement,
+    a superset of what ``load_model`` reads for one page) removes anything from the version as stored.  A
+    version is what an earlier state of the template left of its page, and the template only learns more during
+    a crawl, so one with nothing left to remove would re-extract to itself: it is skipped without parsing its
+    page again (the second extraction of every page of a first crawl cost as much as the crawl's own)."""
     stored = Extracted(title=version.title, lead=version.lead, text=version.text, author=version.author,
                        published=None, modified=None, language=None, page_canonical=None)
-    return apply(stored, load_model(session, source_id, stored)).text != stored.text
+    return apply(stored, model).text != stored.text
 
 
 def refine_run_versions(session: Session, source: Any, run_id: int,
@@ -509,8 +519,11 @@ def refine_run_versions(session: Session, source: Any, run_id: int,
     if not session.execute(select(TemplatePages.pages).where(TemplatePages.source_id == source.id)).scalar():
         return 0
     changed = 0
+    model: TemplateModel | None = None
     for version, cap in list(_run_versions(session, source.id, run_id)):
-        if not _would_change(session, source.id, version):
+        # one read of the whole table, not one probe per version (those cost a second crawl's CPU: issue 12)
+        model = model or load_model(session, source.id)
+        if not _would_change(model, version):
             continue
         body = capture_body(cap)
         if body is None:

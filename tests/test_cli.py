@@ -6,8 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import os
-import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from typer.testing import CliRunner, Result
 
 from crawler.cli import app
 from storage.export import FIELDS
+from tests.conftest import archive_sql, is_sqlite, sqlite_file
 
 ROOT = Path(__file__).resolve().parent.parent
 VNWEB_TOML = ROOT / "config" / "vnweb.toml"
@@ -143,12 +143,23 @@ def test_bad_schedule_every_is_a_clean_error() -> None:
 
 # ---------------------------------------------------------------- crawl: argument errors (no crawl is started)
 
-def test_crawl_unknown_source_lists_known_ids(tmp_path: Path) -> None:
-    (line,) = assert_clean_error(run("crawl", "nope", env={"VNARCHIVE_DB": f"sqlite:///{tmp_path / 'a.db'}"}))
+def test_crawl_unknown_source_lists_known_ids(fresh_db: Callable[..., str]) -> None:
+    url = fresh_db("a.db")
+    (line,) = assert_clean_error(run("crawl", "nope", env={"VNARCHIVE_DB": url}))
     assert "'nope'" in line
     for sid in VNWEB_IDS:
         assert sid in line
-    assert not (tmp_path / "a.db").exists()
+    if is_sqlite(url):
+        assert not sqlite_file(url).exists()
+    else:  # the archive was not created either
+        from sqlalchemy import create_engine, inspect
+
+        engine = create_engine(url)
+        try:
+            with engine.connect() as c:
+                assert inspect(c).get_table_names() == []
+        finally:
+            engine.dispose()
 
 
 def test_crawl_needs_ids_or_all() -> None:
@@ -165,9 +176,8 @@ def test_crawl_ids_and_all_together() -> None:
 
 # ---------------------------------------------------------------- db
 
-def test_db_upgrade_twice_is_idempotent(tmp_path: Path) -> None:
-    db = tmp_path / "archive.db"
-    env = {"VNARCHIVE_DB": f"sqlite:///{db}"}
+def test_db_upgrade_twice_is_idempotent(fresh_db: Callable[..., str]) -> None:
+    env = {"VNARCHIVE_DB": fresh_db()}
     r = run("db", "upgrade", env=env)
     assert r.exit_code == 0, r.stderr
     assert "was empty" in r.stdout
@@ -180,11 +190,17 @@ def test_db_upgrade_twice_is_idempotent(tmp_path: Path) -> None:
     assert r3.exit_code == 0 and f"schema {head}" in r3.stdout and "db upgrade" not in r3.stdout
 
 
-def test_db_option_overrides_the_environment(tmp_path: Path) -> None:
-    db = tmp_path / "flag.db"
-    r = run("db", "upgrade", "--db", f"sqlite:///{db}", env={"VNARCHIVE_DB": "not a url"})
+def test_db_option_overrides_the_environment(fresh_db: Callable[..., str]) -> None:
+    url = fresh_db("flag.db")
+    r = run("db", "upgrade", "--db", url, env={"VNARCHIVE_DB": "not a url"})
     assert r.exit_code == 0, r.stderr
-    assert db.exists()
+    if is_sqlite(url):
+        assert sqlite_file(url).exists()
+    con = archive_sql(url)
+    try:
+        assert con.execute("SELECT version_num FROM alembic_version").fetchone() is not None
+    finally:
+        con.close()
 
 
 @pytest.mark.parametrize("command", [("db", "upgrade"), ("db", "status"), ("export",), ("history", "1")])
@@ -209,21 +225,18 @@ def test_db_upgrade_refuses_a_garbage_file(tmp_path: Path) -> None:
     assert hashlib.sha256(p.read_bytes()).hexdigest() == before
 
 
-def test_db_upgrade_refuses_a_foreign_database(tmp_path: Path) -> None:
-    p = tmp_path / "other.db"
-    con = sqlite3.connect(p)
+def test_db_upgrade_refuses_a_foreign_database(fresh_db: Callable[..., str]) -> None:
+    url = fresh_db("other.db")
+    con = archive_sql(url)
     con.execute("CREATE TABLE customers (id INTEGER)")
-    con.commit()
     con.close()
-    (line,) = assert_clean_error(run("db", "upgrade", env={"VNARCHIVE_DB": f"sqlite:///{p}"}))
+    (line,) = assert_clean_error(run("db", "upgrade", env={"VNARCHIVE_DB": url}))
     assert "refusing" in line
 
 
 def test_db_upgrade_on_an_archive_from_a_newer_vnarchive(db_url: str) -> None:
-    path = db_url.removeprefix("sqlite:///")
-    con = sqlite3.connect(path)
+    con = archive_sql(db_url)
     con.execute("UPDATE alembic_version SET version_num = '9999'")
-    con.commit()
     con.close()
     (line,) = assert_clean_error(run("db", "upgrade", env={"VNARCHIVE_DB": db_url}))
     assert "newer" in line
@@ -231,10 +244,11 @@ def test_db_upgrade_on_an_archive_from_a_newer_vnarchive(db_url: str) -> None:
 
 # ---------------------------------------------------------------- export
 
-def test_export_against_an_empty_database_file(tmp_path: Path) -> None:
-    p = tmp_path / "empty.db"
-    p.touch()
-    (line,) = assert_clean_error(run("export", env={"VNARCHIVE_DB": f"sqlite:///{p}"}))
+def test_export_against_an_empty_database_file(fresh_db: Callable[..., str]) -> None:
+    url = fresh_db("empty.db")  # on PostgreSQL: an empty database
+    if is_sqlite(url):
+        sqlite_file(url).touch()
+    (line,) = assert_clean_error(run("export", env={"VNARCHIVE_DB": url}))
     assert "empty" in line and "db upgrade" in line
 
 

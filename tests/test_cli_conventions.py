@@ -7,13 +7,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import ROOT, Page
+from tests.conftest import BACKEND, ROOT, Page, archive_sql, is_sqlite, sqlite_file
 from tests.sitefixture import paragraphs
 
 
@@ -56,18 +57,20 @@ def test_packaged_sources_is_package_data() -> None:
 
 # ---------------------------------------------------------------- vnarchive try
 
-def _try_site(serve_site: Any, tmp_path: Path) -> tuple[Any, dict[str, str]]:
+def _try_site(serve_site: Any, tmp_path: Path, db: str | None = None) -> tuple[Any, dict[str, str]]:
     from tests.sitefixture import build_site, sources_toml
 
     pages = build_site()
     pages["/moved"] = Page(b"", 301, {"Location": "/bai-viet/bai-so-2.html"})
     site = serve_site(pages)
     (tmp_path / "s.toml").write_text(sources_toml(site.base), encoding="utf-8")
-    return site, {"VNARCHIVE_SOURCES": str(tmp_path / "s.toml"), "VNARCHIVE_DB": f"sqlite:///{tmp_path / 'no.db'}"}
+    return site, {"VNARCHIVE_SOURCES": str(tmp_path / "s.toml"),
+                  "VNARCHIVE_DB": db or f"sqlite:///{tmp_path / 'no.db'}"}
 
 
-def test_try_an_article_url(serve_site: Any, tmp_path: Path) -> None:
-    site, env = _try_site(serve_site, tmp_path)
+def test_try_an_article_url(serve_site: Any, tmp_path: Path, fresh_db: Callable[..., str]) -> None:
+    url = fresh_db("no.db")
+    site, env = _try_site(serve_site, tmp_path, url)
     r = invoke("try", f"{site.base}/bai-viet/bai-so-3.html", env=env)
     assert r.exit_code == 0, r.output
     out = r.stdout
@@ -78,7 +81,18 @@ def test_try_an_article_url(serve_site: Any, tmp_path: Path) -> None:
     assert "published  2024-10-01T03:15:00+07:00" in out
     assert "Chia sẻ" not in out and "Tin liên quan" not in out  # the article only
     assert site.paths_requested() == ["/bai-viet/bai-so-3.html"]
-    assert not (tmp_path / "no.db").exists()  # try never touches the archive
+    # try never touches the archive
+    if is_sqlite(url):
+        assert not sqlite_file(url).exists()
+    else:
+        from sqlalchemy import create_engine, inspect
+
+        engine = create_engine(url)
+        try:
+            with engine.connect() as c:
+                assert inspect(c).get_table_names() == []
+        finally:
+            engine.dispose()
 
 
 def test_try_json_a_listing_and_a_redirect(serve_site: Any, tmp_path: Path) -> None:
@@ -173,13 +187,12 @@ def test_show_history_diff_resolve_every_url_form(archive: dict[str, Any], suffi
 
 def test_show_raw_is_the_archived_bytes_and_utf8_is_declared(archive: dict[str, Any], db_url: str) -> None:
     import hashlib
-    import sqlite3
 
     r = CliRunner().invoke(__import__("crawler.cli", fromlist=["app"]).app,
                            ["show", str(archive["a"]), "--raw", "--version", "1"])
     assert r.exit_code == 0, r.output
     assert r.stdout_bytes == archive["body"]
-    con = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    con = archive_sql(db_url)
     (sha,) = con.execute("SELECT c.body_sha256 FROM versions v JOIN captures c ON c.id = v.capture_id "
                          "WHERE v.article_id = ? AND v.number = 1", (archive["a"],)).fetchone()
     con.close()
@@ -214,7 +227,7 @@ def test_history_diff_and_db_status_json(archive: dict[str, Any]) -> None:
         c["op"] == "+" and "đổ" in c["text"] for c in d["changes"]["title"])
     r = invoke("db", "status", "--json")
     s = json.loads(r.stdout)
-    assert s["up_to_date"] is True and s["schema"] == s["expected"] and s["backend"] == "sqlite"
+    assert s["up_to_date"] is True and s["schema"] == s["expected"] and s["backend"] == BACKEND
 
 
 @pytest.mark.parametrize("cmd", [["runs"], ["stats"], ["search", "bão"], ["skipped"], ["reextract", "--dry-run"]])

@@ -457,6 +457,11 @@ class SourceSpider(scrapy.Spider):
         self._revisit_stage = "scheduled"
         if not task.cancelled() and task.exception() is not None:
             logger.error("%s: picking revisits failed: %s", self.source.id, task.exception())
+        # the engine looks at an idle spider again only on its next request or its heartbeat (every 5 s): with
+        # no revisit to crawl, nothing would ask before then, and every crawl would end up to 5 s late
+        nextcall = getattr(getattr(self.crawler.engine, "_slot", None), "nextcall", None)
+        if nextcall is not None:
+            nextcall.schedule()
 
     def sitemaps_complete(self, live: int) -> bool:
         """Whether this run's sitemaps listed the whole site, so that a live article missing from them may

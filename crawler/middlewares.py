@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_WAIT_S = 120.0
 BACKOFF_S = 5.0  # a 429 without (a readable) Retry-After still means "slower"
-HOLD_AT_LEAST_S = 30.0  # how long a raised host delay lasts after the last rate-limit answer, at least
+HOLD_AT_LEAST_S = 30.0  # how long a raised host delay lasts after the last rate-limit answer, at least (default)
 RATE_LIMIT = (429, 503)
 
 
@@ -158,6 +158,7 @@ class RetryAfterMiddleware(RetryMiddleware):
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
         self.max_wait = settings.getfloat("VNARCHIVE_MAX_RETRY_AFTER", DEFAULT_MAX_WAIT_S)
+        self.hold_at_least = settings.getfloat("VNARCHIVE_RATE_LIMIT_HOLD", HOLD_AT_LEAST_S)
         self.holds: dict[str, _Hold] = {}
         self.maxsize = settings.getint("DOWNLOAD_MAXSIZE")
         # bytes received so far per request in flight: a download cancelled past DOWNLOAD_MAXSIZE says nothing
@@ -203,7 +204,7 @@ class RetryAfterMiddleware(RetryMiddleware):
 
     def slow_host(self, request: Request, wait: float) -> None:
         """Every request to ``request``'s host waits ``wait`` seconds after the one before, from now on, for
-        at least ``wait`` (and HOLD_AT_LEAST_S) seconds."""
+        at least ``wait`` (and ``VNARCHIVE_RATE_LIMIT_HOLD``, HOLD_AT_LEAST_S by default) seconds."""
         d, key = self._downloader(), self._slot_key(request)
         if d is None or key is None:
             return
@@ -214,7 +215,7 @@ class RetryAfterMiddleware(RetryMiddleware):
             hold = _Hold(0.0, now, slot.delay if slot else d._delay, slot.jitter if slot else d._jitter)
             self.holds[key] = hold
         hold.delay = max(hold.delay, wait) if hold.until > now else wait
-        hold.until = max(hold.until, now + max(wait, HOLD_AT_LEAST_S))
+        hold.until = max(hold.until, now + max(wait, self.hold_at_least))
         d.per_slot_settings[key] = {**d.per_slot_settings.get(key, {}), "delay": hold.delay, "jitter": 0.0}
         if slot is not None:
             slot.delay, slot.jitter = max(slot.delay, hold.delay), 0.0

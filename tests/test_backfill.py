@@ -22,8 +22,9 @@ PAGES, PER_PAGE = 6, 10
 N = PAGES * PER_PAGE
 
 
-def listing_site(delay: float = 0.0) -> dict[str, object]:
-    """N articles on PAGES listing pages (newest first, 'Trang sau' links), no feed, no sitemap."""
+def listing_site(delay: list[float] | None = None) -> dict[str, object]:
+    """N articles on PAGES listing pages (newest first, 'Trang sau' links), no feed, no sitemap; with ``delay``,
+    each article is answered ``delay[0]`` seconds late (the test may change it between crawls)."""
     pages: dict[str, object] = {
         "/robots.txt": Page(b"User-agent: *\nAllow: /\n", headers={"Content-Type": "text/plain"}),
         "/": Page(listing_html(["/chuyen-muc/tin-tuc"])),
@@ -35,11 +36,11 @@ def listing_site(delay: float = 0.0) -> dict[str, object]:
     for n in range(1, N + 1):
         page = Page(article_html(n, f"Tin số {n} về công tác phòng chống thiên tai", paragraphs(300 + n)))
 
-        def slow(page: Page = page) -> Page:
-            time.sleep(delay)
+        def slow(page: Page = page, delay: list[float] = delay or [0.0]) -> Page:
+            time.sleep(delay[0])
             return page
 
-        pages[f"/bai-viet/bai-so-{n}.html"] = slow if delay else page
+        pages[f"/bai-viet/bai-so-{n}.html"] = slow if delay is not None else page
     return pages
 
 
@@ -82,7 +83,8 @@ def _articles(db: Path) -> int:
 
 
 def test_first_crawl_killed_then_later_crawls_archive_everything(serve_site, tmp_path: Path) -> None:
-    site = serve_site(listing_site(delay=0.4))
+    delay = [0.4]  # the first crawl is slow enough to be killed mid-way
+    site = serve_site(listing_site(delay))
     (tmp_path / "s.toml").write_text(sources(site.base, concurrency=1), encoding="utf-8")
     db = tmp_path / "archive.db"
     env = {"VNARCHIVE_DB": f"sqlite:///{db}", "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
@@ -100,6 +102,7 @@ def test_first_crawl_killed_then_later_crawls_archive_everything(serve_site, tmp
     archived = {urlsplit(u).path for (u,) in con.execute("select canonical_url from articles")}
     con.close()
     before = len([x for x in site.paths_requested() if x.startswith("/bai-viet/")])
+    delay[0] = 0.0  # the later crawls need not be (one article at a time, 0.4 s each, was half this test's time)
     for _ in range(2):
         r = run_cli("crawl", "fixture", "--quiet", env=env)
         assert r.returncode == 0, r.stderr

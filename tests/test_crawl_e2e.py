@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Page, run_cli
+from tests.conftest import Page, archive_sql, run_cli
 from tests.sitefixture import article_html, build_site, paragraphs, sitemap_xml, sources_toml
 
 pytestmark = pytest.mark.slow
 
 
-def _counts(db: Path) -> dict[str, int]:
-    con = sqlite3.connect(db)
+def _counts(url: str) -> dict[str, int]:
+    con = archive_sql(url)
     try:
         q = {"articles": "select count(*) from articles", "versions": "select count(*) from versions",
              "removed": "select count(*) from articles where status='removed'",
@@ -30,11 +30,11 @@ def _article_requests(site, since: int) -> list[str]:
     return [p for p in site.paths_requested()[since:] if p.startswith("/bai-viet/bai-so-")]
 
 
-def test_crawl_recrawl_and_changes(serve_site, tmp_path: Path) -> None:
+def test_crawl_recrawl_and_changes(serve_site, tmp_path: Path, fresh_db: Callable[..., str]) -> None:
     site = serve_site(build_site())
     (tmp_path / "sources.toml").write_text(sources_toml(site.base), encoding="utf-8")
-    db = tmp_path / "archive.db"
-    env = {"VNARCHIVE_DB": f"sqlite:///{db}", "VNARCHIVE_SOURCES": str(tmp_path / "sources.toml")}
+    db = fresh_db()
+    env = {"VNARCHIVE_DB": db, "VNARCHIVE_SOURCES": str(tmp_path / "sources.toml")}
 
     # day 0: everything discovered once, variants collapsed, non-articles skipped, robots obeyed
     r = run_cli("crawl", "fixture", "--quiet", env=env)
@@ -43,7 +43,7 @@ def test_crawl_recrawl_and_changes(serve_site, tmp_path: Path) -> None:
     c = _counts(db)
     assert c["articles"] == 6 and c["versions"] == 6
     assert not any(p.startswith("/private/") for p in site.paths_requested())
-    con = sqlite3.connect(db)
+    con = archive_sql(db)
     reasons = dict(con.execute("select url, reason from skipped_pages").fetchall())
     assert reasons[f"{site.base}/bai-viet/khong-ton-tai-98.html"] == "soft_404"
     assert reasons[f"{site.base}/bai-viet/video-99.html"] in ("video_page", "no_article_text")
@@ -89,7 +89,7 @@ def test_crawl_recrawl_and_changes(serve_site, tmp_path: Path) -> None:
     assert c["articles"] == 6, "a moved article must not become a second article"
     assert c["versions"] == 7
     assert c["removed"] == 1 and c["moved"] == 1
-    con = sqlite3.connect(db)
+    con = archive_sql(db)
     statuses = [s for (s,) in con.execute("select status from captures where url like '%bai-so-6.html'")]
     assert 304 in statuses, "an unchanged revisit is a conditional request answered 304"
     con.close()
@@ -111,9 +111,9 @@ def test_crawl_recrawl_and_changes(serve_site, tmp_path: Path) -> None:
     assert "\x00" not in r.stdout and "\x01" not in r.stdout
 
 
-def test_unknown_source_is_one_clean_line(tmp_path: Path) -> None:
+def test_unknown_source_is_one_clean_line(tmp_path: Path, fresh_db: Callable[..., str]) -> None:
     (tmp_path / "s.toml").write_text(sources_toml("http://127.0.0.1:9"), encoding="utf-8")
-    r = run_cli("crawl", "nope", env={"VNARCHIVE_DB": f"sqlite:///{tmp_path / 'a.db'}",
+    r = run_cli("crawl", "nope", env={"VNARCHIVE_DB": fresh_db("a.db"),
                                       "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")})
     assert r.returncode == 2
     assert r.stderr.strip().startswith("error:") and "fixture" in r.stderr

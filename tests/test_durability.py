@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Page
+from tests.conftest import ROOT, Page, archive_sql, is_sqlite, sqlite_file
 from tests.sitefixture import article_html, listing_html, paragraphs, sources_toml
 
 pytestmark = pytest.mark.slow
@@ -44,11 +44,12 @@ def _crawl(env: dict[str, str]) -> subprocess.Popen[str]:
                             start_new_session=True)
 
 
-def _check(db: Path) -> tuple[int, int]:
-    con = sqlite3.connect(db)
+def _check(db: str) -> tuple[int, int]:
+    con = archive_sql(db)
     try:
-        assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
-        assert con.execute("pragma foreign_key_check").fetchall() == []
+        if is_sqlite(db):  # PostgreSQL checks its foreign keys on every write
+            assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+            assert con.execute("pragma foreign_key_check").fetchall() == []
         dup = con.execute("select canonical_url from articles group by canonical_url having count(*) > 1").fetchall()
         assert dup == []
         # every article has its version and its capture: nothing half-written
@@ -62,23 +63,26 @@ def _check(db: Path) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
-def test_killed_crawl_resumes_without_loss_or_duplicates(serve_site, tmp_path: Path, how: signal.Signals) -> None:
+def test_killed_crawl_resumes_without_loss_or_duplicates(serve_site, tmp_path: Path, how: signal.Signals,
+                                                        fresh_db: Callable[..., str]) -> None:
+    from sqlalchemy.exc import DBAPIError
+
     site = serve_site(slow_site())
     toml = sources_toml(site.base).replace(f'sitemaps = ["{site.base}/sitemap.xml"]', "sitemaps = []")
     # no revisits in turn (this site has no sitemap <lastmod>): the second crawl fetches what the first did not
     toml = toml.replace("concurrency = 4", "concurrency = 2") + "[source.revisit]\nin_turn_without_lastmod = false\n"
     (tmp_path / "s.toml").write_text(toml, encoding="utf-8")
-    db = tmp_path / "a.db"
-    env = {"VNARCHIVE_DB": f"sqlite:///{db}", "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
+    db = fresh_db("a.db")
+    env = {"VNARCHIVE_DB": db, "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
 
     p = _crawl(env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # kill once some articles are in, well before the end
-        if db.exists():
-            con = sqlite3.connect(db)
+        if not is_sqlite(db) or sqlite_file(db).exists():  # not created here: the crawl makes the archive
+            con = archive_sql(db)
             try:
                 got = con.execute("select count(*) from articles").fetchone()[0]
-            except sqlite3.OperationalError:
+            except DBAPIError:  # no schema yet
                 got = 0
             con.close()
             if got >= 3:
@@ -95,7 +99,7 @@ def test_killed_crawl_resumes_without_loss_or_duplicates(serve_site, tmp_path: P
     r.communicate(timeout=120)
     assert r.returncode == 0
     assert _check(db) == (N, N)
-    con = sqlite3.connect(db)
+    con = archive_sql(db)
     statuses = [s for (s,) in con.execute("select status from crawl_runs order by id")]
     con.close()
     assert statuses[-1] == "finished"
@@ -105,6 +109,6 @@ def test_killed_crawl_resumes_without_loss_or_duplicates(serve_site, tmp_path: P
     # 1 host) and the responses downloaded but not yet stored (a writer transaction away), two of each at most
     article_requests = [p for p in site.paths_requested() if p.startswith("/bai-viet/")]
     assert len(article_requests) <= N + 4, f"{len(article_requests)} article requests for {N} articles"
-    con = sqlite3.connect(db)
+    con = archive_sql(db)
     assert con.execute("select count(*) from pending_pages").fetchone()[0] == 0
     con.close()

@@ -5,15 +5,15 @@ bytes, before it fetches anything, and never fetches it again."""
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from config.sources import load_sources
 from pipelines.items import RawPage
 from pipelines.pipeline import write_fetched
 from storage.db import make_engine, make_session_factory
-from tests.conftest import Page, run_cli
+from tests.conftest import Page, archive_sql, run_cli
 from tests.sitefixture import article_html, listing_html, paragraphs, sources_toml
 
 A1, A2 = "/bai-viet/tin-mot-1.html", "/bai-viet/tin-hai-2.html"
@@ -27,12 +27,13 @@ def _site(paths: list[str]) -> dict[str, object]:
     return pages
 
 
-def test_a_page_left_pending_is_archived_by_the_next_crawl_without_fetching_it(serve_site, tmp_path: Path) -> None:
+def test_a_page_left_pending_is_archived_by_the_next_crawl_without_fetching_it(
+        serve_site, tmp_path: Path, fresh_db: Callable[..., str]) -> None:
     site = serve_site(_site([A1]))
     toml = tmp_path / "s.toml"
     toml.write_text(sources_toml(site.base), encoding="utf-8")
-    db = tmp_path / "a.db"
-    env = {"VNARCHIVE_DB": f"sqlite:///{db}", "VNARCHIVE_SOURCES": str(toml)}
+    db = fresh_db("a.db")
+    env = {"VNARCHIVE_DB": db, "VNARCHIVE_SOURCES": str(toml)}
     assert run_cli("crawl", "fixture", "-q", env=env).returncode == 0
 
     # a crawl fetched the second article and stored it, then died before extracting it
@@ -53,7 +54,7 @@ def test_a_page_left_pending_is_archived_by_the_next_crawl_without_fetching_it(s
     r = run_cli("crawl", "fixture", "-q", env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     assert A2 not in site.paths_requested(), "a page stored before the kill was fetched again"
-    con = sqlite3.connect(db)
+    con = archive_sql(db)
     try:
         assert con.execute("select count(*) from pending_pages").fetchone()[0] == 0
         outcome, article_id = con.execute("select outcome, article_id from captures where id = ?",
@@ -68,13 +69,14 @@ def test_a_page_left_pending_is_archived_by_the_next_crawl_without_fetching_it(s
         con.close()
 
 
-def test_every_fetched_page_is_settled_at_the_end_of_a_crawl(serve_site, tmp_path: Path) -> None:
+def test_every_fetched_page_is_settled_at_the_end_of_a_crawl(serve_site, tmp_path: Path,
+                                                              fresh_db: Callable[..., str]) -> None:
     site = serve_site(_site([A1, A2]))
     (tmp_path / "s.toml").write_text(sources_toml(site.base), encoding="utf-8")
-    db = tmp_path / "a.db"
-    env = {"VNARCHIVE_DB": f"sqlite:///{db}", "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
+    db = fresh_db("a.db")
+    env = {"VNARCHIVE_DB": db, "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
     assert run_cli("crawl", "fixture", "-q", env=env).returncode == 0
-    con = sqlite3.connect(db)
+    con = archive_sql(db)
     try:
         assert con.execute("select count(*) from pending_pages").fetchone()[0] == 0
         assert con.execute("select count(*) from captures where outcome = 'pending'").fetchone()[0] == 0

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sqlite3
 import unicodedata
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage import repo
 from storage.search import QueryError, check, parse_query, rebuild, search
+from tests.conftest import archive_sql, is_sqlite
 
 VN = dt.timezone(dt.timedelta(hours=7))
 T0 = dt.datetime(2024, 5, 1, 10, 0, tzinfo=VN)
@@ -211,11 +213,45 @@ def test_a_rolled_back_write_leaves_no_trace(session_factory: sessionmaker[Sessi
     assert ids(session_factory, "huy") == []
 
 
+class _PlainPg:
+    """psql's part for the test below: SQLAlchemy's own engine (no vnarchive code), `with con:` a transaction,
+    `?` placeholders as sqlite3 takes them."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine
+
+        self.engine = create_engine(url)
+        self.conn = self.engine.connect()
+
+    def __enter__(self) -> _PlainPg:
+        self.conn.begin()
+        return self
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is None:
+            self.conn.commit()
+        else:
+            self.conn.rollback()
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        n = iter(range(len(params)))
+        self.conn.execute(text(re.sub(r"\?", lambda m: f":p{next(n)}", sql)),
+                          {f"p{i}": v for i, v in enumerate(params)})
+
+    def close(self) -> None:
+        self.conn.close()
+        self.engine.dispose()
+
+
+def plain_client(url: str) -> Any:
+    """A client with no vnarchive code: the sqlite3 module, or (PostgreSQL) a bare SQLAlchemy connection."""
+    return sqlite3.connect(url.removeprefix("sqlite:///")) if is_sqlite(url) else _PlainPg(url)
+
+
 def test_plain_sqlite3_client_writes_keep_the_index(db_url: str, session_factory: sessionmaker[Session],
                                                     archive: dict[str, int]) -> None:
-    """No Python function is needed to write: the sqlite3 shell or a repair script keeps the index right."""
-    path = db_url.removeprefix("sqlite:///")
-    con = sqlite3.connect(path)
+    """No Python function is needed to write: the sqlite3 shell, psql or a repair script keeps the index right."""
+    con = plain_client(db_url)
     with con:
         con.execute("INSERT INTO versions (article_id, number, content_sha256, created_at, title, lead, text, "
                     "extractor, extractor_version) VALUES (?, 2, 'x', '2024-05-02 00:00:00', 'Đồng Nai mưa lớn', '', "
@@ -257,11 +293,25 @@ def test_rebuild_gives_the_same_answers(session_factory: sessionmaker[Session], 
 
 TRIGGERS = {"search_articles_au", "search_articles_ai", "search_articles_bd", "search_versions_ai",
             "search_versions_bu", "search_versions_au", "search_versions_bd"}
+PG_TRIGGERS = {"search_articles", "search_versions"}
+PG_FUNCTIONS = {"search_plain", "search_fold", "search_reindex", "search_articles_trg", "search_versions_trg"}
 
 
 def _search_objects(db_url: str) -> dict[str, str]:
-    con = sqlite3.connect(db_url.removeprefix("sqlite:///"))
-    rows = dict(con.execute("SELECT name, type FROM sqlite_master WHERE name LIKE 'search%'").fetchall())
+    """The search index's objects: name -> type (SQLite: FTS5 tables and triggers; PostgreSQL: the search_docs
+    table, its triggers and functions)."""
+    con = archive_sql(db_url)
+    if is_sqlite(db_url):
+        rows = dict(con.execute("SELECT name, type FROM sqlite_master WHERE name LIKE 'search%'").fetchall())
+    else:
+        rows = dict(con.execute("SELECT c.relname, 'table' FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                                "c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r' "
+                                "AND c.relname LIKE 'search%'").fetchall())
+        rows |= dict(con.execute("SELECT tgname, 'trigger' FROM pg_trigger WHERE NOT tgisinternal "
+                                 "AND tgname LIKE 'search%'").fetchall())
+        rows |= dict(con.execute("SELECT p.proname, 'function' FROM pg_proc p JOIN pg_namespace n ON n.oid = "
+                                 "p.pronamespace WHERE n.nspname = current_schema() "
+                                 "AND p.proname LIKE 'search%'").fetchall())
     con.close()
     return rows
 
@@ -269,8 +319,13 @@ def _search_objects(db_url: str) -> dict[str, str]:
 def test_head_has_the_triggers(db_url: str) -> None:
     """A later batch migration of articles/versions drops their triggers; this catches it."""
     objects = _search_objects(db_url)
-    assert {n for n, t in objects.items() if t == "trigger"} == TRIGGERS
-    assert {"search_exact", "search_folded"} <= objects.keys()
+    if is_sqlite(db_url):
+        assert {n for n, t in objects.items() if t == "trigger"} == TRIGGERS
+        assert {"search_exact", "search_folded"} <= objects.keys()
+    else:
+        assert {n for n, t in objects.items() if t == "trigger"} == PG_TRIGGERS
+        assert {n for n, t in objects.items() if t == "table"} == {"search_docs"}
+        assert {n for n, t in objects.items() if t == "function"} == PG_FUNCTIONS
 
 
 def test_downgrade_drops_everything_and_upgrade_indexes_existing_articles(
@@ -327,15 +382,17 @@ def test_cli_errors_are_one_line(db_url: str, archive: dict[str, int], monkeypat
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.output
 
 
-def test_cli_refuses_an_archive_not_upgraded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_refuses_an_archive_not_upgraded(fresh_db: Callable[..., str], monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
     from crawler.cli import app
     from storage.db import make_engine
     from storage.migrate import upgrade
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    upgrade(make_engine(url), "0001")
+    url = fresh_db("old.db")
+    engine = make_engine(url)
+    upgrade(engine, "0001")
+    engine.dispose()
     monkeypatch.setenv("VNARCHIVE_DB", url)
     r = CliRunner().invoke(app, ["search", "ha"])
     assert r.exit_code == 2 and "vnarchive db upgrade" in r.stderr

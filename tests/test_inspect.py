@@ -9,11 +9,12 @@ import time
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InternalError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from storage import repo
+from tests.conftest import is_sqlite
 from tests.test_search import T0, put
 
 PLANTED = b"<html><head><title>x</title><script>window.pwned = 1</script></head><body><h1>Trang g\xe1\xbb\x91c</h1></body></html>"
@@ -113,7 +114,8 @@ def test_reader_cannot_write(db_url: str, archive: dict[str, int]) -> None:
     from storage.reading import open_reader
 
     engine = open_reader(db_url)
-    with engine.connect() as conn, pytest.raises(OperationalError, match="readonly|read-only|query_only"):
+    refused = OperationalError if is_sqlite(db_url) else InternalError  # PostgreSQL: ReadOnlySqlTransaction
+    with engine.connect() as conn, pytest.raises(refused, match="readonly|read-only|query_only"):
         conn.execute(text("DELETE FROM articles"))
     engine.dispose()
 

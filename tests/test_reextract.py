@@ -1,4 +1,5 @@
-"""`vnarchive reextract`: the current extractor on stored captures, on real temporary SQLite archives.
+"""`vnarchive reextract`: the current extractor on stored captures, on real temporary archives (SQLite, or
+PostgreSQL with VNARCHIVE_TEST_BACKEND).
 
 Each archive is built the way the crawl builds it (pipelines.archive.archive_page with a RawPage and an
 Extracted or Skipped), from the saved page bytes of tests/fixtures/pages, but with an older, worse extraction:
@@ -43,6 +44,7 @@ from storage.models import (
     SkippedPage,
     Version,
 )
+from tests.conftest import is_sqlite, sqlite_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "tests" / "fixtures" / "pages"
@@ -138,11 +140,22 @@ def versions(factory: sessionmaker[Session], article_id: int) -> list[Version]:
 
 
 def dump(db_url: str) -> list[str]:
-    conn = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    """Everything the archive holds: SQLite's own dump, or on PostgreSQL every table's rows."""
+    if is_sqlite(db_url):
+        conn = sqlite3.connect(sqlite_file(db_url))
+        try:
+            return list(conn.iterdump())
+        finally:
+            conn.close()
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(db_url)
     try:
-        return list(conn.iterdump())
+        with engine.connect() as c:
+            return [f"{t}: {row!r}" for t in sorted(inspect(c).get_table_names())
+                    for row in sorted(c.execute(text(f'SELECT * FROM "{t}"')).fetchall(), key=repr)]
     finally:
-        conn.close()
+        engine.dispose()
 
 
 # ---------------------------------------------------------------- a better extraction reaches old pages
@@ -467,11 +480,13 @@ def test_cli_usage_errors_exit_2(db_url: str, sources_file: Path, tmp_path: Path
     assert r.returncode == 2 and r.stderr.startswith("error: ") and not missing.exists()
 
 
+@pytest.mark.sqlite_only("a full disk under SQLite's own files (RLIMIT_FSIZE on the archive and its WAL); "
+                         "a PostgreSQL server's disk is not the client's")
 def test_cli_exits_1_when_the_archive_cannot_be_written(archive: sessionmaker[Session], source: Source,
                                                         db_url: str, sources_file: Path) -> None:
     for name in ARTICLES:
         crawl(archive, source, name)
-    conn = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    conn = sqlite3.connect(sqlite_file(db_url))
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     before = dump(db_url)

@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -332,10 +333,10 @@ def test_a_known_source_without_captures_is_an_empty_export(archive: str, tmp_pa
 # ---------------------------------------------------------------- a real crawl, exported and replayed
 
 @pytest.fixture
-def crawled(serve_site: Any, tmp_path: Path) -> tuple[dict[str, str], Any]:
+def crawled(serve_site: Any, tmp_path: Path, fresh_db: Callable[..., str]) -> tuple[dict[str, str], Any]:
     site = serve_site(build_site())
     (tmp_path / "s.toml").write_text(sources_toml(site.base), encoding="utf-8")
-    env = {"VNARCHIVE_DB": f"sqlite:///{tmp_path / 'crawl.db'}", "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
+    env = {"VNARCHIVE_DB": fresh_db("crawl.db"), "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
     r = run_cli("crawl", "fixture", "-q", env=env)
     assert r.returncode == 0, r.stderr
     return env, site

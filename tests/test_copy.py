@@ -21,11 +21,13 @@ PG = os.environ.get("VNARCHIVE_TEST_PG")
 
 
 @pytest.fixture
-def crawled(tmp_path: Path, serve_site: Callable[..., Any]) -> tuple[str, dict[str, str]]:
-    """An SQLite archive with a crawl in it (articles, versions, captures, runs, search index...)."""
+def crawled(tmp_path: Path, serve_site: Callable[..., Any],
+            fresh_db: Callable[..., str]) -> tuple[str, dict[str, str]]:
+    """An archive with a crawl in it (articles, versions, captures, runs, search index...) on the test backend:
+    SQLite, or PostgreSQL with VNARCHIVE_TEST_BACKEND (then the copies below start from PostgreSQL)."""
     site = serve_site(build_site())
     (tmp_path / "s.toml").write_text(sources_toml(site.base), encoding="utf-8")
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    url = fresh_db()
     env = {"VNARCHIVE_DB": url, "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
     r = run_cli("crawl", "--all", "-q", env=env)
     assert r.returncode == 0, r.stderr

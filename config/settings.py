@@ -35,6 +35,8 @@ class Settings:
     allow_addresses: tuple[str, ...] = ()
     # seconds: a Retry-After up to this slows the host that long; a longer one defers the URL to a later run
     max_retry_after: int = 120
+    # how long a host slowed by a 429/503 stays slowed at least, in seconds (the server's own wait if longer)
+    rate_limit_hold: int = 30
     # the job queue's broker (redis://… or amqp://…): crawls are enqueued for `vnarchive worker`s instead of
     # being run here (scheduler, `crawl --queue`); None = no queue
     broker_url: str | None = None
@@ -86,6 +88,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         log_file=env.get("VNARCHIVE_LOG_FILE") or None,
         allow_addresses=_networks_env(env, "VNARCHIVE_ALLOW_ADDRESSES"),
         max_retry_after=_int_env(env, "VNARCHIVE_MAX_RETRY_AFTER", 120),
+        rate_limit_hold=_int_env(env, "VNARCHIVE_RATE_LIMIT_HOLD", 30),
         broker_url=env.get("VNARCHIVE_BROKER") or None,
         queue_lease=_int_env(env, "VNARCHIVE_QUEUE_LEASE", 120, minimum=3),
     )

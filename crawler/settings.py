@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from config.settings import Settings, _int_env
+from config.settings import Settings
 from config.sources import Source
-from crawler.middlewares import HOLD_AT_LEAST_S
 
 MiB = 1024 * 1024
 
@@ -38,7 +36,7 @@ def base_settings(settings: Settings, log_level: str = "WARNING") -> dict[str, A
         # Retry-After slows the host (its download slot); a longer wait than this defers the URL to a later run
         "VNARCHIVE_MAX_RETRY_AFTER": settings.max_retry_after,
         # ...and stays that slow this long after the last 429/503 (seconds, at least)
-        "VNARCHIVE_RATE_LIMIT_HOLD": _int_env(os.environ, "VNARCHIVE_RATE_LIMIT_HOLD", int(HOLD_AT_LEAST_S)),
+        "VNARCHIVE_RATE_LIMIT_HOLD": settings.rate_limit_hold,
         "DOWNLOADER_MIDDLEWARES": {
             # one door out (crawler/scope.py): every request, redirects and revisits included, before anything
             # else looks at it (robots.txt fetches included)

@@ -422,10 +422,13 @@ def test_status_json(tmp_path: Path, db_url: str, session_factory: Any) -> None:
 
 def test_second_start_refuses_at_once(tmp_path: Path, db_url: str) -> None:
     from crawler.locks import daemon_lock
+    from storage.db import make_engine
 
     (tmp_path / "s.toml").write_text(SOURCES, encoding="utf-8")
-    with daemon_lock(db_url):
+    engine = make_engine(db_url)  # PostgreSQL's advisory lock is held on a connection of the archive's engine
+    with daemon_lock(db_url, engine):
         res = _cli(["scheduler", "start"], {"VNARCHIVE_DB": db_url, "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")})
+    engine.dispose()
     assert res.exit_code == 1
     assert "a vnarchive scheduler for this archive is already running" in res.output
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import BACKEND, ROOT, is_sqlite, run_cli
 from tests.sitefixture import build_site, sources_toml
 
 VN = dt.timezone(dt.timedelta(hours=7))
@@ -199,14 +199,15 @@ def test_datasette_metadata_documents_every_view_column(db_url: str) -> None:
         documented = db["tables"][view]["columns"]
         assert list(documented) == cols, view
         assert all(documented.values()) and db["tables"][view]["description"]
-    for name, q in db.get("queries", {}).items():  # the canned queries run
+    # the canned queries run (Datasette's: it serves SQLite files, and they are written in SQLite's SQL)
+    for name, q in (db.get("queries", {}) if is_sqlite(db_url) else {}).items():
         with engine.connect() as c:
             c.execute(text(q["sql"]), {p: "0" for p in re.findall(r"(?<!:):(\w+)", q["sql"])}).all()
             assert q.get("title"), name
     engine.dispose()
 
 
-def test_schema_doc_names_every_view_column_and_its_queries_run(db_url: str) -> None:
+def test_schema_doc_names_every_view_column(db_url: str) -> None:
     from storage.db import make_engine
 
     doc = SCHEMA_DOC.read_text(encoding="utf-8")
@@ -215,12 +216,31 @@ def test_schema_doc_names_every_view_column_and_its_queries_run(db_url: str) -> 
         section = doc.split(f"### `{view}`", 1)[1].split("\n### ", 1)[0]
         missing = [c for c in cols if f"| `{c}` |" not in section]
         assert not missing, (view, missing)
-    queries = re.findall(r"```sql\n(.*?)```", doc, re.S)
+    engine.dispose()
+
+
+def _doc_queries(sqlite: bool) -> list[str]:
+    """docs/schema.md's example queries for one backend: a block whose first line says ``-- postgresql`` is the
+    PostgreSQL form of the block before it; every other block is for both (SQLite's, when a PostgreSQL form
+    follows)."""
+    queries = re.findall(r"```sql\n(.*?)```", SCHEMA_DOC.read_text(encoding="utf-8"), re.S)
+    pg = ["-- postgresql" in q.splitlines()[0] for q in queries]
+    if sqlite:
+        return [q for q, p in zip(queries, pg, strict=True) if not p]
+    return [q for i, q in enumerate(queries) if pg[i] or not (i + 1 < len(queries) and pg[i + 1])]
+
+
+@pytest.mark.xfail(BACKEND == "postgresql", strict=True,
+                   reason="docs/schema.md: the 'removed since 1 May' query uses SQLite's julianday() and has no "
+                          "'-- postgresql' form")
+def test_schema_doc_queries_run(db_url: str) -> None:
+    from storage.db import make_engine
+
+    queries = _doc_queries(is_sqlite(db_url))
     assert len(queries) >= 3
+    engine = make_engine(db_url)
     ran = 0
     for q in queries:
-        if "-- postgresql" in q.splitlines()[0]:
-            continue
         with engine.connect() as c:
             c.execute(text(q.replace(":article", "1"))).all()
         ran += 1
@@ -230,20 +250,67 @@ def test_schema_doc_names_every_view_column_and_its_queries_run(db_url: str) -> 
 
 # ---------------------------------------------------------------- a real archive
 
+class _PgRow:
+    """A row as sqlite3.Row gives it: by index or by column name, its values in order."""
+
+    def __init__(self, row: Any) -> None:
+        self.map, self.values = dict(row._mapping), tuple(row)
+
+    def __getitem__(self, key: int | str) -> Any:
+        return self.values[key] if isinstance(key, int) else self.map[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.values)
+
+    def keys(self) -> list[str]:
+        return list(self.map)
+
+
+class _PgRows(list):  # type: ignore[type-arg]
+    def fetchone(self) -> _PgRow | None:
+        return self[0] if self else None
+
+    def fetchall(self) -> list[_PgRow]:
+        return list(self)
+
+
+class _PlainPg:
+    """psql's part for the test below, rows as sqlite3.Row gives them (a bare SQLAlchemy connection: no
+    vnarchive code)."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine
+
+        self.engine = create_engine(url)
+        self.conn = self.engine.connect()
+
+    def execute(self, sql: str) -> _PgRows:
+        return _PgRows(_PgRow(r) for r in self.conn.execute(text(sql)))
+
+    def close(self) -> None:
+        self.conn.close()
+        self.engine.dispose()
+
+
 @pytest.mark.slow
-def test_views_of_a_crawled_archive(serve_site: Any, tmp_path: Path) -> None:
-    """crawl, then read the views with the sqlite3 module (what an analyst's sqlite3 shell or Datasette sees):
-    current_articles is the export, field for field."""
+def test_views_of_a_crawled_archive(serve_site: Any, tmp_path: Path, fresh_db: Any) -> None:
+    """crawl, then read the views with the sqlite3 module (what an analyst's sqlite3 shell or Datasette sees;
+    on PostgreSQL a bare connection, what psql sees): current_articles is the export, field for field."""
     site = serve_site(build_site())
     (tmp_path / "s.toml").write_text(sources_toml(site.base), encoding="utf-8")
-    env = {"VNARCHIVE_DB": f"sqlite:///{tmp_path / 'a.db'}", "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
+    url = fresh_db("a.db")
+    env = {"VNARCHIVE_DB": url, "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
     r = run_cli("crawl", "fixture", "--quiet", env=env)
     assert r.returncode == 0, r.stderr
     r = run_cli("export", "--format", "jsonl", "--out", str(tmp_path / "e.jsonl"), env=env)
     assert r.returncode == 0, r.stderr
     export = {rec["id"]: rec for rec in map(json.loads, (tmp_path / "e.jsonl").read_text().splitlines())}
-    con = sqlite3.connect(tmp_path / "a.db")
-    con.row_factory = sqlite3.Row
+    con: Any
+    if is_sqlite(url):
+        con = sqlite3.connect(tmp_path / "a.db")
+        con.row_factory = sqlite3.Row
+    else:
+        con = _PlainPg(url)
     rows = {r["id"]: dict(r) for r in con.execute("SELECT * FROM current_articles")}
     assert len(rows) == len(export) == 6
     for i, rec in export.items():
@@ -259,7 +326,8 @@ def test_views_of_a_crawled_archive(serve_site: Any, tmp_path: Path) -> None:
     (run,) = con.execute("SELECT * FROM crawl_runs_view").fetchall()
     assert run["status"] == "finished" and run["articles_new"] == 6 and run["ended_at"].endswith("+07:00")
     con.close()
-    _datasette_shows(tmp_path / "a.db", export)
+    if is_sqlite(url):  # Datasette serves SQLite files
+        _datasette_shows(tmp_path / "a.db", export)
 
 
 def _datasette_shows(db: Path, export: dict[int, dict[str, Any]]) -> None:

@@ -4,13 +4,13 @@ firewall challenge page recognised), unit and end to end."""
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from crawler.robots import robots_verdict
-from tests.conftest import Page, run_cli
+from tests.conftest import Page, archive_sql, run_cli
 from tests.sitefixture import article_html, listing_html, paragraphs
 
 INCAPSULA = (b'<html style="height:100%"><head><META NAME="ROBOTS" CONTENT="NOINDEX, NOFOLLOW">'
@@ -74,18 +74,18 @@ retries = 0
     (Page(b"User-agent: *\nDisallow: /bai-viet/\n", 200, {"Content-Type": "text/plain"}), False, None),
 ], ids=["5xx", "challenge", "404", "disallowed"])
 def test_robots_policy_in_a_crawl(serve_site, tmp_path: Path, robots: Page, fetched: bool,
-                                  recorded: str | None) -> None:
+                                  recorded: str | None, fresh_db: Callable[..., str]) -> None:
     site = serve_site(_site(robots))
     (tmp_path / "s.toml").write_text(_sources(site.base), encoding="utf-8")
-    db = tmp_path / "a.db"
-    r = run_cli("crawl", "fixture", "--quiet", env={"VNARCHIVE_DB": f"sqlite:///{db}",
+    db = fresh_db("a.db")
+    r = run_cli("crawl", "fixture", "--quiet", env={"VNARCHIVE_DB": db,
                                                     "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")})
     paths = site.paths_requested()
     assert ("/bai-viet/bai-so-1.html" in paths) is fetched, (r.stdout, r.stderr)
     if recorded:  # disallow all: not even the home page
         assert "/" not in paths
-    con = sqlite3.connect(db)
-    (errors,) = con.execute("select errors from crawl_runs order by id desc limit 1").fetchone()
+    con = archive_sql(db)
+    (errors,) = con.execute("select cast(errors as text) from crawl_runs order by id desc limit 1").fetchone()
     con.close()
     if recorded:
         assert json.loads(errors).get(recorded) == 1, errors

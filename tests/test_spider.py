@@ -4,15 +4,14 @@ sitemaps that are partial, malformed links, and what the summary counts."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Page, run_cli
+from tests.conftest import Page, archive_sql, run_cli
 from tests.sitefixture import article_html, listing_html, paragraphs, rss_xml, sitemap_xml
 
 pytestmark = pytest.mark.slow
@@ -101,20 +100,22 @@ retries = 0
 """
 
 
-def test_entry_points_that_redirect_to_themselves_are_not_dropped(cookie_wall: CookieWall, tmp_path: Path) -> None:
+def test_entry_points_that_redirect_to_themselves_are_not_dropped(cookie_wall: CookieWall, tmp_path: Path,
+                                                                   fresh_db: Callable[..., str]) -> None:
     (tmp_path / "s.toml").write_text(_sources(cookie_wall.base), encoding="utf-8")
-    db = tmp_path / "a.db"
-    r = run_cli("crawl", "fixture", "--quiet", env={"VNARCHIVE_DB": f"sqlite:///{db}",
+    db = fresh_db("a.db")
+    r = run_cli("crawl", "fixture", "--quiet", env={"VNARCHIVE_DB": db,
                                                     "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")})
     assert r.returncode == 0, r.stderr
     for path in ("/", "/rss", "/sitemap.xml"):
         assert (path, False) in cookie_wall.log and (path, True) in cookie_wall.log, path
-    con = sqlite3.connect(db)
+    con = archive_sql(db)
     assert con.execute("select count(*) from articles").fetchone()[0] == 3  # from the listing, feed and sitemap
     con.close()
 
 
-def test_malformed_links_are_skipped_counted_and_the_rest_of_the_page_kept(serve_site, tmp_path: Path) -> None:
+def test_malformed_links_are_skipped_counted_and_the_rest_of_the_page_kept(serve_site, tmp_path: Path,
+                                                                            fresh_db: Callable[..., str]) -> None:
     links = ["http://[::1/bai-viet/x-9.html", "/bai-viet/bai-so-1.html", "http://127.0.0.1:99999/bai-viet/y-8.html",
              "http://127.0.0.1:abc/bai-viet/z-7.html", "/bai-viet/bai-so-2.html"]
     pages = {"/robots.txt": Page(b"User-agent: *\nAllow: /\n", headers={"Content-Type": "text/plain"}),
@@ -125,18 +126,19 @@ def test_malformed_links_are_skipped_counted_and_the_rest_of_the_page_kept(serve
         pages[f"/bai-viet/bai-so-{n}.html"] = Page(article_html(n, f"Tin số {n} về hội nghị tổng kết", paragraphs(n)))
     site = serve_site(pages)
     (tmp_path / "s.toml").write_text(_sources(site.base), encoding="utf-8")
-    db = tmp_path / "a.db"
-    env = {"VNARCHIVE_DB": f"sqlite:///{db}", "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
+    db = fresh_db("a.db")
+    env = {"VNARCHIVE_DB": db, "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
     r = run_cli("crawl", "fixture", "--quiet", env=env)
     assert r.returncode == 0, r.stderr
-    con = sqlite3.connect(db)
+    con = archive_sql(db)
     assert con.execute("select count(*) from articles").fetchone()[0] == 2
-    (errors,) = con.execute("select errors from crawl_runs order by id desc limit 1").fetchone()
+    (errors,) = con.execute("select cast(errors as text) from crawl_runs order by id desc limit 1").fetchone()
     con.close()
     assert json.loads(errors).get("bad_url") == 3, errors
 
 
-def test_a_start_url_linked_from_another_page_is_fetched_once(serve_site, tmp_path: Path) -> None:
+def test_a_start_url_linked_from_another_page_is_fetched_once(serve_site, tmp_path: Path,
+                                                               fresh_db: Callable[..., str]) -> None:
     pages = {"/robots.txt": Page(b"User-agent: *\nAllow: /\n", headers={"Content-Type": "text/plain"}),
              "/": Page(listing_html(["/chuyen-muc/tin-tuc", "/bai-viet/bai-so-1.html"])),
              "/chuyen-muc/tin-tuc": Page(listing_html(["/", "/bai-viet/bai-so-1.html"])),
@@ -146,7 +148,7 @@ def test_a_start_url_linked_from_another_page_is_fetched_once(serve_site, tmp_pa
                                        f'start_urls = ["{site.base}/", "{site.base}/chuyen-muc/tin-tuc"]')
     toml = toml.replace("article_patterns", "listing_patterns = ['/chuyen-muc/[a-z-]+$', '/$']\narticle_patterns")
     (tmp_path / "s.toml").write_text(toml, encoding="utf-8")
-    r = run_cli("crawl", "fixture", "--quiet", env={"VNARCHIVE_DB": f"sqlite:///{tmp_path / 'a.db'}",
+    r = run_cli("crawl", "fixture", "--quiet", env={"VNARCHIVE_DB": fresh_db("a.db"),
                                                     "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")})
     assert r.returncode == 0, r.stderr
     paths = site.paths_requested()

@@ -1,5 +1,6 @@
 """Crawl jobs on a queue (crawler.daemon.queue, crawler.daemon.worker): real redis-server, real `vnarchive
-worker`s in subprocesses, crawling loopback sites into one archive (PostgreSQL when VNARCHIVE_TEST_PG is set, else SQLite).
+worker`s in subprocesses, crawling loopback sites into one archive (SQLite, or PostgreSQL with
+VNARCHIVE_TEST_BACKEND=postgresql).
 
 VNARCHIVE_TEST_REDIS names a throwaway Redis (its database is flushed by each test); `bash .ci/run` starts one.
 """
@@ -24,7 +25,6 @@ from tests.conftest import ROOT, Page, run_cli
 from tests.sitefixture import build_site, sources_toml
 
 REDIS = os.environ.get("VNARCHIVE_TEST_REDIS")
-PG = os.environ.get("VNARCHIVE_TEST_PG")
 needs_redis = pytest.mark.skipif(not REDIS, reason="VNARCHIVE_TEST_REDIS is not set (bash .ci/run starts a "
                                  "redis-server on loopback and sets it)")
 
@@ -40,9 +40,9 @@ def test_broker_urls_are_checked() -> None:
         broker_kind("http://u:secret@host/")
 
 
-def test_queue_and_worker_need_a_broker(tmp_path: Path) -> None:
+def test_queue_and_worker_need_a_broker(tmp_path: Path, fresh_db: Callable[..., str]) -> None:
     (tmp_path / "s.toml").write_text(sources_toml("http://127.0.0.1:9"), encoding="utf-8")
-    env = {"VNARCHIVE_DB": f"sqlite:///{tmp_path / 'a.db'}", "VNARCHIVE_SOURCES": str(tmp_path / "s.toml"),
+    env = {"VNARCHIVE_DB": fresh_db("a.db"), "VNARCHIVE_SOURCES": str(tmp_path / "s.toml"),
            "VNARCHIVE_BROKER": ""}
     r = run_cli("crawl", "--all", "--queue", env=env)
     assert r.returncode == 2 and "VNARCHIVE_BROKER" in r.stderr and "Traceback" not in r.stderr
@@ -138,31 +138,9 @@ def broker() -> Iterator[str]:
 
 
 @pytest.fixture
-def archive(tmp_path: Path) -> Iterator[str]:
-    """The shared archive: a fresh PostgreSQL database when VNARCHIVE_TEST_PG is set, else an SQLite file."""
-    from storage.db import make_engine
-    from storage.migrate import upgrade
-
-    if not PG:
-        url = f"sqlite:///{tmp_path / 'archive.db'}"
-        upgrade(make_engine(url))
-        yield url
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
-    name = f"vnarchive_q_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+def archive(fresh_db: Callable[..., str]) -> str:
+    """The shared archive, migrated: an SQLite file, or a PostgreSQL database with VNARCHIVE_TEST_BACKEND."""
+    return fresh_db(migrated=True)
 
 
 def _slow(page: Page, seconds: float) -> Callable[[], Page]:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
-import sqlite3
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 
 from crawler import scope
 from crawler.scope import AddressPolicy, Domains, NotAnAddress, check_url, host_address, internal_reason
-from tests.conftest import Page, run_cli
+from tests.conftest import Page, archive_sql, run_cli
 from tests.sitefixture import article_html, listing_html, paragraphs
 
 
@@ -231,15 +230,16 @@ timeout = 10
 """
 
 
-def _errors(db: Path) -> dict[str, int]:
-    con = sqlite3.connect(db)
-    row = con.execute("select errors from crawl_runs order by id desc limit 1").fetchone()
+def _errors(db: str) -> dict[str, int]:
+    con = archive_sql(db)
+    row = con.execute("select cast(errors as text) from crawl_runs order by id desc limit 1").fetchone()
     con.close()
     return json.loads(row[0] or "{}")
 
 
 @pytest.mark.slow
-def test_no_request_leaves_through_any_door(serve_site, canaries: tuple[Canary, Canary], tmp_path: Path) -> None:
+def test_no_request_leaves_through_any_door(serve_site, canaries: tuple[Canary, Canary], tmp_path: Path,
+                                            fresh_db: Callable[..., str]) -> None:
     c2, c1 = canaries
     evil = [f"http://127.0.0.2:{c2.port}", f"http://2130706434:{c2.port}", f"http://0x7f000002:{c2.port}",
             f"http://127.2:{c2.port}", f"http://[::ffff:127.0.0.2]:{c2.port}", f"http://localhost:{c1.port}",
@@ -263,8 +263,8 @@ def test_no_request_leaves_through_any_door(serve_site, canaries: tuple[Canary, 
     }
     site = serve_site(pages)
     (tmp_path / "s.toml").write_text(_toml(site.base, '["127.0.0.1", "localhost"]'), encoding="utf-8")
-    db = tmp_path / "a.db"
-    env = {"VNARCHIVE_DB": f"sqlite:///{db}", "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
+    db = fresh_db("a.db")
+    env = {"VNARCHIVE_DB": db, "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
     for _ in range(2):  # the second crawl revisits nothing new, but asks again for what failed
         r = run_cli("crawl", "fixture", "--quiet", env=env)
         assert r.returncode == 0, r.stdout + r.stderr
@@ -272,7 +272,7 @@ def test_no_request_leaves_through_any_door(serve_site, canaries: tuple[Canary, 
         errors = _errors(db)
         assert errors.get("refused:offsite", 0) >= 8, errors
         assert errors.get("refused:blocked_address", 0) >= 1, errors  # localhost, a name resolving to loopback
-    con = sqlite3.connect(db)
+    con = archive_sql(db)
     hostname = Path("/etc/hostname").read_bytes().strip() if Path("/etc/hostname").exists() else b"\0none"
     for (body,) in con.execute("select body from captures where body is not null"):
         assert hostname not in zlib.decompress(body)
@@ -281,7 +281,8 @@ def test_no_request_leaves_through_any_door(serve_site, canaries: tuple[Canary, 
 
 
 @pytest.mark.slow
-def test_loopback_hosts_only_by_the_explicit_allow_list(serve_site, tmp_path: Path) -> None:
+def test_loopback_hosts_only_by_the_explicit_allow_list(serve_site, tmp_path: Path,
+                                                         fresh_db: Callable[..., str]) -> None:
     pages = {"/robots.txt": Page(b"User-agent: *\nAllow: /\n", headers={"Content-Type": "text/plain"}),
              "/": Page(listing_html(["/bai-viet/bai-so-1.html"])),
              "/bai-viet/bai-so-1.html": Page(article_html(1, "Hội nghị về an ninh trật tự", paragraphs(1))),
@@ -289,13 +290,13 @@ def test_loopback_hosts_only_by_the_explicit_allow_list(serve_site, tmp_path: Pa
     site = serve_site(pages)
     base = site.base.replace("127.0.0.1", "localhost")
     (tmp_path / "s.toml").write_text(_toml(base, '["localhost"]'), encoding="utf-8")
-    db = tmp_path / "a.db"
-    env = {"VNARCHIVE_DB": f"sqlite:///{db}", "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
+    db = fresh_db("a.db")
+    env = {"VNARCHIVE_DB": db, "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
     r = run_cli("crawl", "fixture", "--quiet", env=env)
     assert r.returncode == 1 and "nothing could be reached" in r.stdout, r.stdout + r.stderr
     assert site.log == [], "a name resolving to loopback was connected to without the allow-list"
     r = run_cli("crawl", "fixture", "--quiet", env={**env, "VNARCHIVE_ALLOW_ADDRESSES": "127.0.0.0/8"})
     assert r.returncode == 0, r.stdout + r.stderr
-    con = sqlite3.connect(db)
+    con = archive_sql(db)
     assert con.execute("select count(*) from articles").fetchone()[0] == 1
     con.close()

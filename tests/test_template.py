@@ -1,11 +1,9 @@
-"""The template learner: the pure core (blocks, keys, the model, apply) and its storage on a fresh SQLite."""
+"""The template learner: the pure core (blocks, keys, the model, apply) and its storage on a fresh archive."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from lxml import html as lhtml
@@ -178,14 +176,9 @@ SOURCE = Source(id="so", name="Sở Khoa học", allowed_domains=("so.example.vn
 
 
 @pytest.fixture
-def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    from storage.db import make_engine, make_session_factory
-    from storage.migrate import upgrade
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'archive.db'}")
-    upgrade(engine)
-    yield make_session_factory(engine)
-    engine.dispose()
+def factory(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """A fresh migrated archive (SQLite, or PostgreSQL with VNARCHIVE_TEST_BACKEND)."""
+    return session_factory
 
 
 def store(session: Session, run_id: int, i: int, ex: Extracted | Skipped, body: bytes,

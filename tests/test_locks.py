@@ -9,9 +9,11 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from crawler.locks import (
     FileLock,
@@ -73,19 +75,33 @@ def test_lock_is_released_when_its_process_is_killed(tmp_path: Path) -> None:
     daemon_lock(url(tmp_path)).acquire().release()
 
 
-def test_source_locks_yield_the_busy_ones(tmp_path: Path) -> None:
-    with source_lock(url(tmp_path), "tgvn"):
-        with source_locks(url(tmp_path), None, ["mps", "tgvn", "bao"]) as busy:
+@pytest.fixture
+def archive(fresh_db: Callable[..., str]) -> Iterator[tuple[str, Engine]]:
+    """An archive URL on the test backend and its engine (PostgreSQL's advisory locks are held on its
+    connections; SQLite's locks are files beside it and need none)."""
+    from storage.db import make_engine
+
+    db = fresh_db()
+    engine = make_engine(db)
+    yield db, engine
+    engine.dispose()
+
+
+def test_source_locks_yield_the_busy_ones(archive: tuple[str, Engine]) -> None:
+    db, engine = archive
+    with source_lock(db, "tgvn", engine):
+        with source_locks(db, engine, ["mps", "tgvn", "bao"]) as busy:
             assert list(busy) == ["tgvn"]
             assert "a crawl of tgvn is already running" in busy["tgvn"]
             # the free ones are held for the block
-            assert holder(source_lock(url(tmp_path), "mps")) is not None
-        assert holder(source_lock(url(tmp_path), "mps")) is None
+            assert holder(source_lock(db, "mps", engine)) is not None
+        assert holder(source_lock(db, "mps", engine)) is None
 
 
-def test_source_lock_and_daemon_lock_are_independent(tmp_path: Path) -> None:
-    with daemon_lock(url(tmp_path)):
-        assert holder(source_lock(url(tmp_path), "mps")) is None
+def test_source_lock_and_daemon_lock_are_independent(archive: tuple[str, Engine]) -> None:
+    db, engine = archive
+    with daemon_lock(db, engine):
+        assert holder(source_lock(db, "mps", engine)) is None
 
 
 def test_file_lock_refuses_a_symlink(tmp_path: Path) -> None:

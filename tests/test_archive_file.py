@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from config.settings import Settings
@@ -40,6 +41,7 @@ def _archive(path: Path, html: bytes | None = None) -> int:
     return aid
 
 
+@pytest.mark.sqlite_only("the archive file's permissions")
 def test_a_new_archive_is_private_an_existing_ones_mode_is_kept(tmp_path: Path) -> None:
     new = tmp_path / "new.db"
     open_archive(Settings(db_url=f"sqlite:///{new}")).dispose()
@@ -52,6 +54,7 @@ def test_a_new_archive_is_private_an_existing_ones_mode_is_kept(tmp_path: Path) 
         assert _mode(shared) == mode, "the archive's permissions were changed"
 
 
+@pytest.mark.sqlite_only("an SQLite file that is not an archive, its bytes and journal mode")
 def test_a_foreign_database_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     p = tmp_path / "other.db"
     con = sqlite3.connect(p)
@@ -68,6 +71,7 @@ def test_a_foreign_database_is_refused_before_anything_is_written(tmp_path: Path
     con.close()
 
 
+@pytest.mark.sqlite_only("garbage and empty SQLite files")
 def test_messages_name_the_file_not_sqlite_url(tmp_path: Path) -> None:
     p = tmp_path / "archive.db"
     p.write_bytes(b"\0" * 4096)
@@ -95,6 +99,7 @@ def read_only_fs(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
+@pytest.mark.sqlite_only("the SQLite file on a read-only file system")
 def test_read_only_commands_work_on_a_read_only_file_system(tmp_path: Path) -> None:
     with read_only_fs(tmp_path) as mnt:
         db = mnt / "archive.db"
@@ -117,12 +122,12 @@ PAGE_1258 = (b'<html><head><meta charset="windows-1258"><title>Tin</title></head
              b"</body></html>")
 
 
-def test_show_raw_prints_the_archived_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_show_raw_prints_the_archived_bytes(db_url: str, session_factory: sessionmaker[Session],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from crawler.cli import app
 
-    db = tmp_path / "archive.db"
-    aid = _archive(db, html=PAGE_1258)
-    monkeypatch.setenv("VNARCHIVE_DB", f"sqlite:///{db}")
+    aid = put(session_factory, "http://bao.test/a", "Bão số 3", "Gió mạnh cấp 12.", html=PAGE_1258)
+    monkeypatch.setenv("VNARCHIVE_DB", db_url)
     r = CliRunner().invoke(app, ["show", str(aid), "--raw"])
     assert r.exit_code == 0, r.output
     assert r.stdout_bytes == PAGE_1258  # not re-encoded as UTF-8 under its windows-1258 declaration

@@ -11,11 +11,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from crawler.locks import source_lock
-from tests.conftest import ROOT, Page, Site, run_cli
+from crawler.locks import control_dir, source_lock
+from tests.conftest import ROOT, Page, Site, archive_sql, is_sqlite, run_cli
 from tests.sitefixture import article_html, paragraphs
 
 ARTICLES = (1, 2, 3)
@@ -49,25 +50,41 @@ retries = 0
 
 
 @pytest.fixture
-def archive(tmp_path: Path, serve_site: Callable[[dict[str, Page]], Site]) -> Iterator[dict[str, str]]:
+def archive(tmp_path: Path, serve_site: Callable[[dict[str, Page]], Site], fresh_db: Callable[..., str],
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     bases = {sid: serve_site(small_site()).base for sid in ("alpha", "beta")}
     (tmp_path / "sources.toml").write_text(sources_toml(bases), encoding="utf-8")
-    yield {"VNARCHIVE_DB": f"sqlite:///{tmp_path / 'archive.db'}", "VNARCHIVE_SOURCES": str(tmp_path / "sources.toml"),
+    url = fresh_db()
+    if not is_sqlite(url):  # the daemon's control directory: in the test's directory, not the user's state
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    yield {"VNARCHIVE_DB": url, "VNARCHIVE_SOURCES": str(tmp_path / "sources.toml"),
            "VNARCHIVE_SCHEDULE_EVERY": "3", "VNARCHIVE_STOP_GRACE": "15", "VNARCHIVE_MAX_PARALLEL_CRAWLS": "2"}
 
 
-def runs(db: Path) -> list[tuple[str, str, str, str | None, str]]:
+def runs(url: str) -> list[tuple[Any, ...]]:
     """(source, status, started, ended, trigger) of every run, oldest first."""
-    if not db.exists():
-        return []
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    if is_sqlite(url):
+        db = Path(url.removeprefix("sqlite:///"))
+        if not db.exists():
+            return []
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+        try:
+            return con.execute("SELECT source_id, status, started_at, ended_at, \"trigger\" FROM crawl_runs "
+                               "ORDER BY started_at").fetchall()
+        except sqlite3.OperationalError:  # tables not created yet
+            return []
+        finally:
+            con.close()
+    from sqlalchemy.exc import ProgrammingError
+
+    pg = archive_sql(url)
     try:
-        return con.execute("SELECT source_id, status, started_at, ended_at, \"trigger\" FROM crawl_runs "
-                           "ORDER BY started_at").fetchall()
-    except sqlite3.OperationalError:  # tables not created yet
+        return pg.execute("SELECT source_id, status, started_at, ended_at, \"trigger\" FROM crawl_runs "
+                          "ORDER BY started_at").fetchall()
+    except ProgrammingError:  # tables not created yet
         return []
     finally:
-        con.close()
+        pg.close()
 
 
 def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
@@ -79,18 +96,21 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
 
 @pytest.mark.slow
 def test_daemon_runs_each_source_twice_then_stops_cleanly(tmp_path: Path, archive: dict[str, str]) -> None:
-    db = tmp_path / "archive.db"
+    db = archive["VNARCHIVE_DB"]
+    control = control_dir(db)
     log = (tmp_path / "daemon.log").open("w")
     daemon = subprocess.Popen([sys.executable, "-m", "crawler", "scheduler", "start"], cwd=ROOT,
                               env={**os.environ, **archive}, stdout=log, stderr=subprocess.STDOUT)
     try:
-        state = tmp_path / "archive.db.control" / "state.json"
+        state = control / "state.json"
         wait_for(state.exists, 20, "the daemon to start")
 
         t0 = time.monotonic()
         second = run_cli("scheduler", "start", env=archive, timeout=30)
         assert second.returncode == 1 and time.monotonic() - t0 < 10
-        assert "already running" in second.stderr and f"pid {daemon.pid}" in second.stderr
+        assert "already running" in second.stderr
+        # the holder: SQLite's lock file records its pid; PostgreSQL's advisory lock is named by its key
+        assert (f"pid {daemon.pid}" if is_sqlite(db) else "PostgreSQL advisory lock") in second.stderr
 
         def two_each() -> bool:
             done = [r[0] for r in runs(db) if r[1] == "finished"]
@@ -122,12 +142,16 @@ def test_daemon_runs_each_source_twice_then_stops_cleanly(tmp_path: Path, archiv
             assert before[3] is not None and before[3] <= after[2], (before, after)
     assert {r[4] for r in all_runs} <= {"schedule", "run-now"}
     assert not state.exists()
-    assert oct((tmp_path / "archive.db.control").stat().st_mode & 0o777) == "0o700"
+    assert oct(control.stat().st_mode & 0o777) == "0o700"
 
 
 def test_a_manual_crawl_skips_a_source_being_crawled(tmp_path: Path, archive: dict[str, str]) -> None:
-    with source_lock(archive["VNARCHIVE_DB"], "alpha"):
+    from storage.db import make_engine
+
+    engine = make_engine(archive["VNARCHIVE_DB"])  # PostgreSQL's advisory lock is held on one of its connections
+    with source_lock(archive["VNARCHIVE_DB"], "alpha", engine):
         res = run_cli("crawl", "alpha", "--quiet", env=archive, timeout=120)
+    engine.dispose()
     assert res.returncode == 0, res.stderr
     assert "skipped" in res.stdout and "a crawl of alpha is already running" in res.stderr
-    assert [(r[0], r[1]) for r in runs(tmp_path / "archive.db")] == [("alpha", "skipped")]
+    assert [(r[0], r[1]) for r in runs(archive["VNARCHIVE_DB"])] == [("alpha", "skipped")]

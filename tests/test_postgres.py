@@ -1,4 +1,5 @@
-"""The archive on a real PostgreSQL server (CI starts one and sets VNARCHIVE_TEST_PG)."""
+"""The archive on a real PostgreSQL server (CI starts one and sets VNARCHIVE_TEST_PG): the migrations there; and
+racing writers, hostile text and a crawl, on the test backend (SQLite, or PostgreSQL with VNARCHIVE_TEST_BACKEND)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime as dt
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from tests.conftest import run_cli
 from tests.sitefixture import build_site, paragraphs, sources_toml
 
 SERVER = os.environ.get("VNARCHIVE_TEST_PG")
-pytestmark = pytest.mark.skipif(not SERVER, reason="VNARCHIVE_TEST_PG is not set (bash .ci/run starts a server)")
+needs_server = pytest.mark.skipif(not SERVER, reason="VNARCHIVE_TEST_PG is not set (bash .ci/run starts a server)")
 
 
 @pytest.fixture
@@ -35,6 +36,7 @@ def pg_url() -> Iterator[str]:
     admin.dispose()
 
 
+@needs_server
 def test_migrations_match_models(pg_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
@@ -65,7 +67,7 @@ def _page(url: str, text: str) -> tuple[object, object]:
     return raw, ex
 
 
-def test_racing_writers_and_hostile_text(pg_url: str) -> None:
+def test_racing_writers_and_hostile_text(db_url: str) -> None:
     """Two writers archive the same page at once: one article, one version (FAULTS B1); NUL bytes (D9)."""
     from sqlalchemy import func, select
 
@@ -73,11 +75,9 @@ def test_racing_writers_and_hostile_text(pg_url: str) -> None:
     from pipelines.pipeline import write_page
     from storage import repo
     from storage.db import make_engine, make_session_factory
-    from storage.migrate import upgrade
     from storage.models import Article, Capture, Version
 
-    engine = make_engine(pg_url)
-    upgrade(engine)
+    engine = make_engine(db_url)
     factory = make_session_factory(engine)
     source = load_sources(Path(__file__).parent.parent / "config" / "vnweb.toml").get("bao")
     with factory.begin() as s:
@@ -109,16 +109,17 @@ def test_racing_writers_and_hostile_text(pg_url: str) -> None:
 
 
 @pytest.mark.slow
-def test_crawl_into_postgres(serve_site, tmp_path: Path, pg_url: str) -> None:
+def test_crawl_twice_into_the_archive(serve_site, tmp_path: Path, fresh_db: Callable[..., str]) -> None:
     site = serve_site(build_site())
     (tmp_path / "s.toml").write_text(sources_toml(site.base), encoding="utf-8")
-    env = {"VNARCHIVE_DB": pg_url, "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
+    url = fresh_db()
+    env = {"VNARCHIVE_DB": url, "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")}
     for _ in range(2):
         r = run_cli("crawl", "fixture", "--quiet", env=env)
         assert r.returncode == 0, r.stderr
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(pg_url)
+    engine = create_engine(url)
     with engine.connect() as c:
         assert c.execute(text("select count(*) from articles")).scalar() == 6
         assert c.execute(text("select count(*) from versions")).scalar() == 6

@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,18 +42,18 @@ def _export(env: dict[str, str], out: Path, versions: bool = False) -> list[dict
     return [json.loads(line) for line in out.open(encoding="utf-8")]
 
 
-def test_vnweb_day0_and_two_days(tmp_path: Path) -> None:
+def test_vnweb_day0_and_two_days(tmp_path: Path, fresh_db: Callable[..., str]) -> None:
     from fidelity import reference_text, token_f1  # the acceptance checks' own scoring
 
     proc, web = start_vnweb(tmp_path, seed=2718, articles=200, port=PORT)
     try:
-        _run(tmp_path, web, reference_text, token_f1)
+        _run(tmp_path, fresh_db(), web, reference_text, token_f1)
     finally:
         stop(proc)
 
 
-def _run(tmp_path: Path, web: VnWeb, reference_text, token_f1) -> None:  # type: ignore[no-untyped-def]
-    env = {"VNARCHIVE_DB": f"sqlite:///{tmp_path / 'archive.db'}", "VNARCHIVE_SOURCES": str(web.sources_file)}
+def _run(tmp_path: Path, url: str, web: VnWeb, reference_text, token_f1) -> None:  # type: ignore[no-untyped-def]
+    env = {"VNARCHIVE_DB": url, "VNARCHIVE_SOURCES": str(web.sources_file)}
     r = run_cli("crawl", "--all", "--quiet", env=env)
     assert r.returncode == 0, r.stderr
     day0 = web.admin("stats")

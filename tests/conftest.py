@@ -151,7 +151,8 @@ def pg_databases() -> Iterator[PgDatabases | None]:
 
 
 @pytest.fixture
-def fresh_db(tmp_path: Path, pg_databases: PgDatabases | None) -> Iterator[Callable[..., str]]:
+def fresh_db(tmp_path: Path, pg_databases: PgDatabases | None,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., str]]:
     """fresh_db(name="archive.db", migrated=False) -> the URL of a new archive on the test backend: an SQLite
     file in the test's directory, or a new PostgreSQL database (dropped after the test).  Not migrated unless
     asked: the first `vnarchive` command creates the schema, as for a user."""
@@ -159,6 +160,9 @@ def fresh_db(tmp_path: Path, pg_databases: PgDatabases | None) -> Iterator[Calla
 
     def make(name: str = "archive.db", migrated: bool = False) -> str:
         if pg_databases is not None:
+            # a pooled database comes back under the same URL, and the commands keep control files and crawl
+            # logs per archive URL under $XDG_STATE_HOME: the test's own, so none reaches a later test
+            monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
             url = pg_databases.new(migrated)
         else:
             url = f"sqlite:///{tmp_path / name}"

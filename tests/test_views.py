@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from tests.conftest import BACKEND, ROOT, is_sqlite, run_cli
+from tests.conftest import ROOT, is_sqlite, run_cli
 from tests.sitefixture import build_site, sources_toml
 
 VN = dt.timezone(dt.timedelta(hours=7))
@@ -230,9 +230,6 @@ def _doc_queries(sqlite: bool) -> list[str]:
     return [q for i, q in enumerate(queries) if pg[i] or not (i + 1 < len(queries) and pg[i + 1])]
 
 
-@pytest.mark.xfail(BACKEND == "postgresql", strict=True,
-                   reason="docs/schema.md: the 'removed since 1 May' query uses SQLite's julianday() and has no "
-                          "'-- postgresql' form")
 def test_schema_doc_queries_run(db_url: str) -> None:
     from storage.db import make_engine
 

@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 from jinja2 import StrictUndefined
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from config.sources import Source
@@ -57,6 +57,10 @@ def create_app(engine: Engine, configured: Sequence[Source] = ()) -> Flask:
         if request.method not in ALLOWED:
             return Response("read-only: GET and HEAD only\n", 405, {"Allow": ", ".join(ALLOWED)},
                             mimetype="text/plain")
+        # no text in the archive holds a NUL (it is stripped on the way in), and PostgreSQL refuses one in a query
+        # parameter: a request that carries one is a bad request on every backend, never a 500
+        if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+            raise BadRequest("a request may not contain a NUL character (%00)")
         return None
 
     @app.after_request

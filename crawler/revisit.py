@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 from config.sources import Revisit
 
+# how far a site's clock and ours may disagree, at most, where the crawl compares one with the other
+CLOCK_MARGIN = dt.timedelta(days=1)
+
 
 @dataclass(slots=True)
 class KnownArticle:
@@ -37,12 +40,16 @@ def changed_since_capture(a: KnownArticle, lastmod: dt.datetime | None) -> bool:
     """Whether a sitemap <lastmod> says the article changed after what we archived.
 
     Compared with the <lastmod> we fetched it for (or, never having seen one, with the page's own
-    modification/publication time), not with our clock: a site's clock and ours need not agree.
+    modification/publication time), not with our clock: a site's clock and ours need not agree.  Never having
+    seen one, a <lastmod> over a day older than our last fetch is not a change either: that fetch came after it
+    (an article first requested from a feed, answered before the sitemap that dates it was read).
     """
     if lastmod is None:
         return False
     if a.listed_lastmod is not None:
         return lastmod > a.listed_lastmod
+    if a.last_fetched is not None and lastmod < a.last_fetched - CLOCK_MARGIN:
+        return False
     reference = a.modified or a.published
     return reference is None or lastmod > reference + dt.timedelta(minutes=1)
 

@@ -138,7 +138,18 @@ def test_changed_since_capture_falls_back_to_published() -> None:
 
 
 def test_changed_since_capture_without_any_reference_trusts_the_lastmod() -> None:
-    assert changed_since_capture(known(published=None), T0 - h(1000)) is True
+    assert changed_since_capture(known(published=None), T0 - h(2)) is True
+
+
+def test_a_lastmod_long_before_our_fetch_is_no_change() -> None:
+    """Never having seen the sitemap's <lastmod> (the article came from a feed first), one over a day older than
+    our fetch is not a change: the page we archived was fetched after it.  Newer than that, the old rules."""
+    a = known(published=T0 - h(48), last_fetched=T0)
+    assert changed_since_capture(a, T0 - h(25)) is False
+    assert changed_since_capture(known(published=None, last_fetched=T0), T0 - h(1000)) is False
+    assert changed_since_capture(a, T0 - h(20)) is True  # within the clocks' margin: the page's own time decides
+    assert changed_since_capture(a, T0 + h(1)) is True
+    assert changed_since_capture(known(listed_lastmod=T0 - h(100), last_fetched=T0), T0 - h(50)) is True
 
 
 # ---------------------------------------------------------------- pick_revisits

@@ -522,7 +522,8 @@ def refine_run_versions(session: Session, source: Any, run_id: int,
     model: TemplateModel | None = None
     for version, cap in list(_run_versions(session, source.id, run_id)):
         # one read of the whole table, not one probe per version (those cost a second crawl's CPU: issue 12)
-        model = model or load_model(session, source.id)
+        if model is None:
+            model = load_model(session, source.id)
         if not _would_change(model, version):
             continue
         body = capture_body(cap)

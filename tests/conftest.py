@@ -208,6 +208,21 @@ def sqlite_file(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
 
+def assert_no_archive(url: str) -> None:
+    """Nothing was created at ``url``: no SQLite file, or no table in the PostgreSQL database."""
+    if is_sqlite(url):
+        assert not sqlite_file(url).exists()
+        return
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as c:
+            assert inspect(c).get_table_names() == []
+    finally:
+        engine.dispose()
+
+
 class _Rows:
     def __init__(self, rows: Sequence[Any]) -> None:
         self.rows = [tuple(r) for r in rows]

@@ -58,6 +58,7 @@ from pipelines.locate import (
     whole_page_text,
 )
 from pipelines.metadata import (
+    AUTHOR_LABEL,
     PageMeta,
     best_datetime,
     byline_name,
@@ -85,7 +86,7 @@ from pipelines.template import text_blocks
 from pipelines.urls import same_site
 
 EXTRACTOR = "vnarchive-trafilatura"
-EXTRACTOR_VERSION = f"2.5/{trafilatura.__version__}"
+EXTRACTOR_VERSION = f"2.6/{trafilatura.__version__}"
 
 _LEAD = re.compile(r"(^|[\s_-])(sapo|lead|summary|description|desc|chapeau|excerpt|intro|abstract|tom-?tat|"
                    r"article-sapo|detail-sapo)($|[\s_-])", re.I)
@@ -295,8 +296,8 @@ def _author(pm: PageMeta, root: Any, site_names: set[str]) -> tuple[str | None, 
     return None, None
 
 
-_BYLINE_LABEL_HINT = re.compile(r"^\s*(tác giả|người viết|bài|tin|nhóm|phóng viên|pv|biên tập|thực hiện|ghi chép)"
-                                r"[^:]{0,12}[:：]", re.I)
+_BYLINE_LABEL_HINT = re.compile(r"^\s*(?:(?:tác giả|người viết|bài|tin|nhóm|phóng viên|pv|biên tập|thực hiện|ghi chép)"
+                                rf"[^:]{{0,12}}[:：]|{AUTHOR_LABEL}[\s:：])", re.I)
 
 
 
@@ -356,6 +357,24 @@ def _closing_credit(lines: list[str]) -> tuple[str, str] | None:
         if name:
             return name, line
     return None
+
+
+_BULLET_START = re.compile(r"^[-–—•·*]\s")
+
+
+def _opening_byline(container: Any | None, out: list[str], site_names: set[str]) -> str | None:
+    """The writer's name when the body opens with it alone, in bold, before prose ("<p><strong>Mohloai
+    Mpesi</strong></p>"); names joined by '/' are several writers.  Else None."""
+    if container is None or len(out) < 3:
+        return None
+    first = next((el for el in container.iter() if isinstance(el.tag, str) and el.tag not in ("a", "script", "style")
+                  and leafish(el) and node_text(el)), None)
+    if first is None or node_text(first).casefold() != out[0].casefold() or not emphasised(first):
+        return None
+    names = [byline_name(n) for n in out[0].split("/")]
+    if not all(n and 2 <= len(n.split()) <= 4 and is_person_name(n, site_names) for n in names):
+        return None
+    return ", ".join(n for n in names if n)
 
 
 def _in_vietnam(when: dt.datetime | None, shown: dt.datetime | None) -> dt.datetime | None:
@@ -539,12 +558,18 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     while out and len(out) > 1 and _TRAILING_LABEL.match(out[-1]):
         out.pop()  # "Tin liên quan:" whose list of links is gone
     # the byline: a last paragraph of names, or the author's line wherever it was left
-    if out and len(out) > 1:
+    if out and len(out) > 1 and not _BULLET_START.match(out[-1]):
         name = byline_name(out[-1])
-        if name and is_person_name(name, site_names) and (
+        if name and is_person_name(name, site_names) and (len(name.split()) > 1 or credit_author(name)) and (
                 author is None or name.casefold() == author.casefold() or author.casefold() in name.casefold()):
             author = author or name
             out.pop()
+    # or the body's own first line, a name alone in bold (WordPress papers print the writer there while the
+    # metadata names the account that posted it): the writer, over an author known only from metadata
+    opening = _opening_byline(container, out, site_names)
+    if opening and (author_el is None or not is_person_name(author, site_names)):
+        author = opening
+        out.pop(0)
     if author:
         low = author.casefold()
         out = [p for p in out if not (len(p) <= len(author) + 25 and (byline_name(p) or "").casefold() == low)]

@@ -363,8 +363,14 @@ def best_datetime(candidates: list[tuple[dt.datetime | None, bool]]) -> dt.datet
 
 
 # "Tác giả: X", "Bài và ảnh: X", "Tin, ảnh: X", "Nhóm phóng viên" ...: a byline behind its label
-_BYLINE_LABEL = re.compile(r"^\s*(?:tác giả|người viết|bài(?:\s*(?:và|,|&)\s*ảnh)?|tin(?:\s*(?:và|,|&)\s*ảnh)?|"
-                           r"nhóm (?:phóng viên|pv)|phóng viên|pv|biên tập|thực hiện|ghi chép)\s*[:：]\s*(.+)$", re.I)
+# "Author", "Autorin/Autor", "Auteur", "Forfatter" ...: a label saying the name after it is the writer's
+AUTHOR_LABEL = (r"(?:authors?|written by|autor(?:in|en|innen)?(?:\s*/\s*autor(?:in)?)?|auteurs?|autore|autori|"
+                r"forfatter(?:e)?|författare|kirjoittaja|yazar|penulis|redaktor|reporter)")
+_BYLINE_LABEL = re.compile(r"^\s*(?:(?:tác giả|người viết|bài(?:\s*(?:và|,|&)\s*ảnh)?|tin(?:\s*(?:và|,|&)\s*ảnh)?|"
+                           r"nhóm (?:phóng viên|pv)|phóng viên|pv|biên tập|thực hiện|ghi chép)\s*[:：]|"
+                           # the writer's label in other languages, its colon often markup of its own
+                           # ("<strong>Autorin/Autor</strong> Roman Goncharenko")
+                           rf"{AUTHOR_LABEL}(?=[\s:：])\s*[:：]?)\s*(.+)$", re.I)
 # credit lines that are not bylines (SOURCES-FACTS, qdnd): photo, graphics, video, source, illustration
 _CREDIT = re.compile(r"^\s*(?:ảnh|đồ họa|đồ hoạ|video|nguồn|minh họa|minh hoạ|clip|infographic)\b", re.I)
 # names of publications and offices, not people: "Báo Nhân Dân điện tử", "Ban biên tập", "baochinhphu.vn"
@@ -398,7 +404,8 @@ def looks_like_byline(text: str, uncased: bool = False) -> bool:
             return False
     inner = [w for w in words[1:-1] if w.casefold() in _JOINS]
     words = [w for w in words if w not in inner]
-    caps = sum(1 for w in words if w[:1].isupper() or w.isupper() or (uncased and _uncased_name(w)))
+    # a word starting with a capital: "韓国の国旗＝ＡＰ".isupper() is True too (a caption, not a name)
+    caps = sum(1 for w in words if w[:1].isupper() or (uncased and _uncased_name(w)))
     return caps == len(words) and not t.endswith(".")
 
 

@@ -196,6 +196,10 @@ def test_visible_month_name_date_with_the_pages_offset() -> None:
     ("松岡大地", True, "松岡大地"), ("松岡大地", False, None),  # a script without capitals: only where named
     ("この記事の筆者 松岡大地 フォロー すべて見る", True, None),
     ("Theo TTXVN", False, None), ("và các đơn vị", False, None),
+    # a label of its own element, its colon left out ("<strong>Autorin/Autor</strong> Roman Goncharenko")
+    ("Autorin/Autor Roman Goncharenko", False, "Roman Goncharenko"), ("Author: Jane Doe", False, "Jane Doe"),
+    ("Authorities said", False, None),
+    ("韓国の国旗＝ＡＰ", False, None), ("韓国の国旗＝ＡＰ", True, None),  # a caption with its agency, not a name
 ])
 def test_byline_names(line: str, uncased: bool, name: str | None) -> None:
     assert byline_name(line, uncased) == name
@@ -210,3 +214,35 @@ def test_a_byline_with_the_writers_role_glued_on_is_the_declared_name() -> None:
     ex = run(page(head='<meta name="author" content="Emma Mackenzie">',
                   dateline='<div class="author"><span>Emma Mackenzie</span><span>Lifestyle Writer</span></div>'))
     assert ex.author == "Emma Mackenzie"
+
+
+def test_a_labelled_byline_without_its_colon() -> None:
+    ex = run(page(dateline="<ul><li><strong>Ngày</strong> 28/04/2023</li>"
+                           "<li><strong>Tác giả</strong> Nguyễn Thu Hà</li></ul>".replace("Tác giả", "Autor")))
+    assert ex.author == "Nguyễn Thu Hà"
+
+
+def test_a_one_word_list_item_closing_the_body_is_not_a_byline() -> None:
+    ex = run(page(closing="<ul><li>An ninh</li><li>Quảng Ngãi</li></ul>"))
+    assert ex.author is None
+
+
+@pytest.mark.parametrize(("opening", "author"), [
+    ("<p><strong>Mohloai Mpesi</strong></p>", "Mohloai Mpesi"),
+    ("<p><strong>MTHOBISI SITHOLE</strong></p>", "Mthobisi Sithole"),
+    ("<p><b>Mathatisi Sebusi/Mohalenyane Phakela</b></p>", "Mathatisi Sebusi, Mohalenyane Phakela"),
+    ("<p><strong>Tình hình chung</strong></p>", "Admin Account"),  # a subheading in bold is not a name
+    ("<p>Nguyễn Văn An</p>", "Admin Account"),  # nor a name that is not set apart in bold
+])
+def test_a_name_alone_in_bold_opening_the_body_is_the_writer(opening: str, author: str) -> None:
+    """WordPress papers print the writer as the body's first line while JSON-LD names the posting account."""
+    ld = ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Hội nghị triển khai an ninh '
+          'mạng năm 2024", "author": {"@type": "Person", "name": "Admin Account"}}</script>')
+    body = "".join(f"<p>{PARA}Đoạn {i}.</p>" for i in range(4))
+    html = f"""<html lang="vi"><head><meta charset="utf-8"><title>Hội nghị</title>{ld}</head><body><article>
+<h1>Hội nghị triển khai an ninh mạng năm 2024</h1><div class="entry-content">{opening}{body}</div></article>
+</body></html>""".encode()
+    ex = run(html)
+    assert ex.author == author
+    name_line = opening.split(">")[2].split("<")[0]
+    assert (name_line in ex.text) == (author == "Admin Account")

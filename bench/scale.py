@@ -56,8 +56,45 @@ QUERIES = ("hội nghị", "hoi nghi", "Đà Nẵng", "da nang", "chuyển đổ
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
+# Text is drawn from a Zipf vocabulary of VOCAB words (Vietnamese syllables, as the search index's tokens
+# are), like news text: a few words in nearly every article, most in few.  The words the queries use sit at
+# ranks spread from the common (df ~80%) to the rare (~1%), so the 20 queries span small and huge match sets.
+# (A uniform draw from ~150 words put every query word in ~90% of articles: a worst case, not an archive.)
+VOCAB = 30_000
+_ONSETS = ("b c ch d đ g gh h k kh l m n ng nh p ph qu r s t th tr v x").split()
+_RIMES = ("a à á ả ã ạ ai ao an ang anh ăn ăng âm ân âu ây e è é em en eo ê ế ên ênh i ì í im in inh iu o ò ó "
+          "oa oai oan oang oanh ô ồ ố ông ơ ờ ớ ơn u ù ú um un ung uy uyên ư ừ ứ ưng ươi ương").split()
+
+
+def _vocabulary(seed: int) -> tuple[list[str], list[float]]:
+    rng = random.Random(seed)
+    queried = list(dict.fromkeys(WORDS))
+    others = [o + r for o in _ONSETS for r in _RIMES]
+    others = [w for w in dict.fromkeys(others) if w not in set(queried)]
+    while len(others) < VOCAB - len(queried):
+        others.append(rng.choice(_ONSETS) + rng.choice(_RIMES) + str(len(others)))
+    vocab: list[str | None] = [None] * VOCAB
+    # the queried words at ranks spread log-evenly over 5 .. 500
+    for k, w in enumerate(rng.sample(queried, len(queried))):
+        r = int(5 * (100 ** (k / max(1, len(queried) - 1))))
+        while vocab[r] is not None:
+            r += 1
+        vocab[r] = w
+    fill = iter(others)
+    words = [w if w is not None else next(fill) for w in vocab]
+    weights = [1.0 / (r + 2.7) for r in range(VOCAB)]
+    cum, total = [], 0.0
+    for w in weights:
+        total += w
+        cum.append(total)
+    return words, cum
+
+
+_VOCAB, _CUM = _vocabulary(12)
+
+
 def _text(rng: random.Random, words: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(words))
+    return " ".join(rng.choices(_VOCAB, cum_weights=_CUM, k=words))
 
 
 def _paragraphs(rng: random.Random, n: int) -> str:

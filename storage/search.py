@@ -11,7 +11,8 @@ in step with every write that commits.  This module only reads it:
 - ``search`` ranks matches found with the letters as typed before those found only by folding, the words
   side by side before the words apart, then by bm25 (SQLite) or ts_rank (PostgreSQL), title above lead above
   text, and returns ``Hit`` records with a snippet whose matches are located in Python, identically on both
-  backends; ``count`` is their total, for paging.
+  backends; ``count`` is their total, for paging.  On SQLite a broad query (over ``RANK_WINDOW`` matches) ranks
+  its newest matches by the tiers alone (bm25's cost grows with the archive; see ``RANK_WINDOW``).
 """
 
 from __future__ import annotations
@@ -318,10 +319,41 @@ def count(session: Session, query: str | Query, source: str | None = None,
     return int(session.execute(stmt).scalar_one())
 
 
-def _fts5_rows(name: str, match: str, param: str) -> Any:
+def _fts5_rows(name: str, match: str, param: str, newest_from: int | None = None) -> Any:
     """``SELECT rowid FROM name(match)``: a tier's membership test (FTS5's table-valued form; ``name`` is ours,
-    ``match`` a bound parameter)."""
-    return text(f"SELECT rowid FROM {name}(:{param})").bindparams(**{param: match}).columns(column("rowid", Integer))
+    ``match`` a bound parameter), within the ranking window when there is one (FTS5 reads only that rowid
+    range of its doclists)."""
+    if newest_from is None:
+        return text(f"SELECT rowid FROM {name}(:{param})").bindparams(**{param: match}).columns(column("rowid", Integer))
+    return (text(f"SELECT rowid FROM {name}(:{param}) WHERE rowid >= :{param}_from")
+            .bindparams(**{param: match, f"{param}_from": newest_from}).columns(column("rowid", Integer)))
+
+
+# bm25 reads, for each word of the query, its whole doclist (to weigh rare words above common ones), so its cost
+# grows with the archive: a query for common words costs a full scan of their lists however few rows it ranks.
+# Past RANK_WINDOW matches (a broad query) the newest RANK_WINDOW matches (articles are numbered as they are first
+# archived) are ranked by tiers alone, which FTS5 reads within that rowid range: the letters as typed, the words
+# side by side, the words in the title, in the lead, then newest first.  Its cost no longer grows with the
+# archive; older matches still count and come out of ``sort="date"`` and deeper pages (which rank every match).
+RANK_WINDOW = 1000
+# the windowed order's score: the tiers an article is in, as points (higher is better, like bm25's here)
+TIER_POINTS = (8.0, 4.0, 2.0, 1.0)
+
+
+def _window_start(session: Session, name: str, match: str, filters: list[ColumnElement[bool]],
+                  depth: int) -> int | None:
+    """The smallest article id of the newest RANK_WINDOW matches, or None when the query matches fewer (or
+    the page asked for lies deeper): then every match is ranked.  FTS5 walks its doclists newest first and
+    stops at the window's end."""
+    if depth > RANK_WINDOW:
+        return None
+    fts = table(name, column("rowid", Integer))
+    stmt = select(fts.c.rowid).select_from(fts).where(literal_column(name).op("MATCH")(literal(match)))
+    if filters:
+        stmt = stmt.join(Article, Article.id == fts.c.rowid).where(*filters)
+    stmt = stmt.order_by(fts.c.rowid.desc()).limit(1).offset(RANK_WINDOW - 1)
+    found = session.execute(stmt).scalar()
+    return int(found) if found is not None else None
 
 
 def _by_date(stmt: Any, article_id: Any, joined: bool) -> Any:
@@ -335,16 +367,28 @@ def _ranked_sqlite(session: Session, q: Query, filters: list[ColumnElement[bool]
                    limit: int, offset: int, sort: str = "relevance") -> list[tuple[int, float, bool]]:
     name = "search_exact" if q.accented else "search_folded"
     fts = table(name, column("rowid", Integer))
-    match = fts5_and(q.index_terms())
+    words = fts5_and(q.index_terms())
     boost = q.boost_phrase()
-    if boost:
-        # same rows as the AND; bm25 sums over phrases, so adjacent words score higher
-        match = f"({fts5_string(boost)}) OR ({match})"
-    score = func.bm25(literal_column(name), *WEIGHTS)
+    start = _window_start(session, name, words, filters, offset + limit) if sort != "date" else None
     exact_tier: ColumnElement[Any] = literal(True) if q.accented else \
-        fts.c.rowid.in_(_fts5_rows("search_exact", fts5_and(q.exact_terms()), "exact_tier"))
-    phrase_tier: ColumnElement[Any] = fts.c.rowid.in_(_fts5_rows(name, fts5_string(boost), "phrase_tier")) if boost \
-        else literal(False)
+        fts.c.rowid.in_(_fts5_rows("search_exact", fts5_and(q.exact_terms()), "exact_tier", start))
+    phrase_tier: ColumnElement[Any] = fts.c.rowid.in_(_fts5_rows(name, fts5_string(boost), "phrase_tier", start)) \
+        if boost else literal(False)
+    if start is not None:
+        in_title = fts.c.rowid.in_(_fts5_rows(name, "{title} : (" + words + ")", "title_tier", start))
+        in_lead = fts.c.rowid.in_(_fts5_rows(name, "{lead} : (" + words + ")", "lead_tier", start))
+        tiers = (exact_tier, phrase_tier, in_title, in_lead)
+        stmt = (select(fts.c.rowid, *(t.label(f"t{i}") for i, t in enumerate(tiers)))
+                .select_from(fts).where(literal_column(name).op("MATCH")(literal(words)), fts.c.rowid >= start))
+        if filters:
+            stmt = stmt.join(Article, Article.id == fts.c.rowid).where(*filters)
+        stmt = (stmt.order_by(*(literal_column(f"t{i}").desc() for i in range(len(tiers))), fts.c.rowid.desc())
+                .limit(limit).offset(offset))
+        return [(int(i), sum(p for p, t in zip(TIER_POINTS, ts, strict=True) if t), bool(ts[0]))
+                for i, *ts in session.execute(stmt)]
+    # bm25 sums over phrases: the boosted match (same rows as the AND) scores adjacent words higher
+    match = f"({fts5_string(boost)}) OR ({words})" if boost else words
+    score = func.bm25(literal_column(name), *WEIGHTS)
     stmt = (select(fts.c.rowid, score.label("score"), exact_tier.label("exact"), phrase_tier.label("phrase"))
             .select_from(fts).where(literal_column(name).op("MATCH")(literal(match))))
     if filters:

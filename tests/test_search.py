@@ -474,3 +474,37 @@ def test_sort_by_date_puts_the_newest_published_first_and_undated_last(
         assert [h.id for h in search(s, "lu lon", source="bao", sort="date", limit=5)] == [new, old, undated]
         with pytest.raises(ValueError, match="sort"):
             search(s, "lu lon", sort="newest")
+
+
+@pytest.mark.sqlite_only
+def test_a_broad_query_ranks_its_newest_matches_by_tiers(session_factory: sessionmaker[Session],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past RANK_WINDOW matches, the newest RANK_WINDOW are ranked (letters as typed, words side by side, in the
+    title, in the lead, newest first); deeper pages, the total and the date order still see every match."""
+    import storage.search as search_mod
+
+    f = session_factory
+    a = [put(f, f"http://bao.test/w{i}", f"Tin số {i}", "Người dân nói về giá vàng hôm nay.") for i in range(4)]
+    titled = put(f, "http://bao.test/w-title", "Giá vàng tăng", "Thị trường hôm nay sôi động, giá của vàng.")
+    apart = put(f, "http://bao.test/w-apart", "Tin ngắn", "Vàng miếng có giá mới.", lead="Chợ vàng, giá tốt")
+    newest = put(f, "http://bao.test/w-new", "Tin mới", "Giá cả ổn định; vàng đứng yên.", source="tgvn")
+    monkeypatch.setattr(search_mod, "RANK_WINDOW", 4)
+    with f() as s:
+        assert search_mod.count(s, "gia vang") == 7
+        top = [h.id for h in search(s, "gia vang", limit=4)]
+        # the newest four matches (a[3], titled, apart, newest): side by side in the title first, then side by
+        # side in the text, then apart with the words in the lead, then apart, newest first
+        assert top == [titled, a[3], apart, newest]
+        scores = [h.score for h in search(s, "gia vang", limit=4)]
+        assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
+        # a page deeper than the window ranks every match, by bm25 as for a narrow query
+        deep = [h.id for h in search(s, "gia vang", limit=7)]
+        assert set(deep) == {*a, titled, apart, newest} and deep[0] == titled
+        # a filter is applied before the window is taken
+        assert [h.id for h in search(s, "gia vang", source="tgvn", limit=4)] == [newest]
+        # the date order is not windowed
+        assert len(search(s, "gia vang", limit=4, sort="date")) == 4
+    monkeypatch.setattr(search_mod, "RANK_WINDOW", 1000)
+    with f() as s:
+        narrow = [h.id for h in search(s, "gia vang", limit=7)]
+    assert narrow == deep

@@ -3,6 +3,7 @@
 
     python3 bench/scale.py                          # 10k and 100k articles
     python3 bench/scale.py --sizes 10000,100000,1000000 --work /var/tmp/vnscale
+    python3 bench/scale.py --sizes 10000,100000,1000000 --work /var/tmp/vnscale --reuse   # measure again only
 
 Each size is built fresh in its own process (bulk Core inserts of sources, articles, captures, versions, URLs,
 MinHash signatures and LSH bands through the archive's own schema and search triggers; no crawl), then
@@ -173,8 +174,9 @@ def measure(db_url: str, n: int, seed: int) -> dict[str, Any]:
                     start_urls=("http://bao.example.vn/",))
     # archive: new pages, one transaction each, as the writer does
     times = []
+    run = int(time.time())  # new URLs on every run: a reused archive measures new articles too
     for j in range(200):
-        url = f"http://bao.example.vn/bai-viet/moi-{j}.html"
+        url = f"http://bao.example.vn/bai-viet/moi-{run}-{j}.html"
         title, lead, text = _text(rng, 10).capitalize(), _text(rng, 30).capitalize() + ".", _paragraphs(rng, 6)
         ex = Extracted(title=title, lead=lead, text=text, author=None, published=T0, modified=None, language="vi",
                        page_canonical=url, blocks=tuple(p[:300] for p in text.split("\n\n")) + ("Tin đọc nhiều",))
@@ -223,14 +225,23 @@ def measure(db_url: str, n: int, seed: int) -> dict[str, Any]:
                                                                        .ru_maxrss / 1024)}
 
 
-def one(size: int, work: Path, seed: int) -> dict[str, Any]:
+def one(size: int, work: Path, seed: int, reuse: bool = False) -> dict[str, Any]:
     db = work / f"scale-{size}.db"
-    for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
-        p.unlink(missing_ok=True)
     url = f"sqlite:///{db}"
-    t0 = time.perf_counter()
-    build(url, size, seed)
-    built = time.perf_counter() - t0
+    built = 0.0
+    if not (reuse and db.exists()):
+        for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            p.unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        build(url, size, seed)
+        built = time.perf_counter() - t0
+    else:
+        # an archive built by an earlier run (and grown by its 200 measured pages): brought to this schema
+        from storage.db import make_engine
+        from storage.migrate import upgrade
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
     out = measure(url, size, seed)
     out["build_s"] = round(built, 1)
     return out
@@ -241,17 +252,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="10000,100000", help="comma-separated article counts")
     ap.add_argument("--work", default="/tmp/vnarchive-scale", help="where the archives are built (kept)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--reuse", action="store_true",
+                    help="measure the archives an earlier run left in --work (upgraded to this schema) instead of "
+                         "building them again: for the 1M size, whose build takes most of an hour")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a single size, in this process
     a = ap.parse_args(argv)
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     if a.one:
-        print(json.dumps(one(a.one, work, a.seed)))
+        print(json.dumps(one(a.one, work, a.seed, a.reuse)))
         return 0
     results = []
     for size in (int(x) for x in a.sizes.split(",")):
-        r = subprocess.run([sys.executable, __file__, "--one", str(size), "--work", str(work), "--seed", str(a.seed)],
-                           capture_output=True, text=True)
+        r = subprocess.run([sys.executable, __file__, "--one", str(size), "--work", str(work), "--seed", str(a.seed),
+                            *(["--reuse"] if a.reuse else [])], capture_output=True, text=True)
         if r.returncode:
             print(f"size {size} failed: {r.stderr[-2000:]}", file=sys.stderr)
             return 1

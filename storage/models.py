@@ -67,6 +67,19 @@ class SourceRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+class SourceCounts(Base):
+    """A source's figures for ``vnarchive stats``, kept by triggers on SQLite (migration 0008); empty on
+    PostgreSQL, which counts with its aggregates."""
+
+    __tablename__ = "source_counts"
+
+    source_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    articles: Mapped[int] = mapped_column(Integer)
+    removed: Mapped[int] = mapped_column(Integer)
+    versions: Mapped[int] = mapped_column(Integer)
+    last_new_article: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class CrawlRun(Base):
     """One crawl of one source, started by hand or by the scheduler."""
 

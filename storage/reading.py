@@ -15,7 +15,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from storage.db import ArchiveError, make_engine
-from storage.models import Article, ArticleEvent, ArticleUrl, Capture, CrawlRun, SourceRow, Version
+from storage.models import (
+    Article,
+    ArticleEvent,
+    ArticleUrl,
+    Capture,
+    CrawlRun,
+    SourceCounts,
+    SourceRow,
+    Version,
+)
 from storage.repo import capture_body
 from storage.skips import skipped_by_source
 
@@ -162,14 +171,9 @@ def stats(session: Session) -> Stats:
     def get(sid: str) -> SourceStats:
         return by.setdefault(sid, SourceStats(sid, sid))
 
-    removed = func.sum(case((Article.status == "removed", 1), else_=0))
-    for sid, n, r, newest in session.execute(select(Article.source_id, func.count(), removed,
-                                                    func.max(Article.first_seen)).group_by(Article.source_id)):
+    for sid, n, r, v, newest in _source_counts(session):
         s = get(sid)
-        s.articles, s.removed, s.last_new_article = n, int(r or 0), newest
-    for sid, n in session.execute(select(Article.source_id, func.count(Version.id))
-                                  .join(Version, Version.article_id == Article.id).group_by(Article.source_id)):
-        get(sid).versions = n
+        s.articles, s.removed, s.versions, s.last_new_article = n, r, v, newest
     for sid, n in skipped_by_source(session).items():
         get(sid).skipped = n
     for s in by.values():
@@ -183,10 +187,25 @@ def stats(session: Session) -> Stats:
             s.failures = len(failed)
             s.last_error = next((r.error for r in failed if r.error), None)
     count = lambda model: session.execute(select(func.count()).select_from(model)).scalar_one()  # noqa: E731
-    return Stats(sources=list(by.values()), articles=count(Article), versions=count(Version),
-                 removed=session.execute(select(func.count()).where(Article.status == "removed")).scalar_one(),
+    return Stats(sources=list(by.values()), articles=sum(s.articles for s in by.values()),
+                 versions=sum(s.versions for s in by.values()), removed=sum(s.removed for s in by.values()),
                  captures=count(Capture), runs=count(CrawlRun), database_bytes=database_size(session),
                  skipped=sum(s.skipped for s in by.values()))
+
+
+def _source_counts(session: Session) -> list[tuple[str, int, int, int, dt.datetime | None]]:
+    """(source, articles, removed, versions, newest first_seen) of every source with articles: on SQLite the
+    counters its triggers keep (migration 0008: one row a source, whatever the archive's size), on
+    PostgreSQL its aggregates."""
+    if session.get_bind().dialect.name == "sqlite":
+        return [(sid, int(n), int(r), int(v), newest) for sid, n, r, v, newest in session.execute(
+            select(SourceCounts.source_id, SourceCounts.articles, SourceCounts.removed, SourceCounts.versions,
+                   SourceCounts.last_new_article).where(SourceCounts.articles > 0))]
+    removed = func.sum(case((Article.status == "removed", 1), else_=0))
+    versions = dict(session.execute(select(Article.source_id, func.count(Version.id))
+                                    .join(Version, Version.article_id == Article.id).group_by(Article.source_id)).all())
+    return [(sid, int(n), int(r or 0), int(versions.get(sid, 0)), newest) for sid, n, r, newest in session.execute(
+        select(Article.source_id, func.count(), removed, func.max(Article.first_seen)).group_by(Article.source_id))]
 
 
 def database_size(session: Session) -> int | None:

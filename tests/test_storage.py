@@ -749,3 +749,96 @@ def test_export_batches(archive) -> None:  # type: ignore[no-untyped-def]
         ids.append(o.article_id)
     with archive() as s:
         assert [r["id"] for r in iter_records(s, batch=2)] == ids
+
+
+def _figures_by_aggregate(session: Any) -> dict[str, tuple[int, int, int, Any]]:
+    """(articles, removed, versions, newest first_seen) of each source, counted from the rows themselves."""
+    out: dict[str, tuple[int, int, int, Any]] = {}
+    for a in session.execute(select(Article)).scalars():
+        n, r, v, newest = out.get(a.source_id, (0, 0, 0, None))
+        versions = session.execute(select(func.count()).where(Version.article_id == a.id)).scalar_one()
+        out[a.source_id] = (n + 1, r + (a.status == "removed"), v + versions,
+                            a.first_seen if newest is None or a.first_seen > newest else newest)
+    return out
+
+
+def _figures_of_stats(session: Any) -> dict[str, tuple[int, int, int, Any]]:
+    from storage.reading import stats
+
+    st = stats(session)
+    assert st.articles == sum(s.articles for s in st.sources)
+    return {s.id: (s.articles, s.removed, s.versions, s.last_new_article) for s in st.sources if s.articles}
+
+
+def test_stats_figures_follow_every_write(session_factory: Any) -> None:
+    """Per-source articles, removed, versions and newest article (counters kept by triggers on SQLite) agree
+    with the rows after inserts, new versions, a removal, a move to another source, deletions and a rollback."""
+    t0 = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+
+    def article(s: Any, source: str, n: int, versions: int) -> Any:
+        a = repo.create_article(s, source, f"http://{source}.test/{n}", t0 + dt.timedelta(hours=n), None)
+        for k in range(versions):
+            content = repo.Content(title=f"T{n}.{k}", lead="", text=f"Văn bản {n} lần {k}", author=None,
+                                   published=None, modified=None, language="vi", page_canonical=None,
+                                   extractor="test", extractor_version="1")
+            repo.add_version(s, a, content, None, t0 + dt.timedelta(hours=n, minutes=k))
+        return a
+
+    with session_factory.begin() as s:
+        repo.ensure_sources(s, [("bao", "Báo"), ("tinh", "Tỉnh")])
+        arts = [article(s, "bao", 1, 2), article(s, "bao", 2, 1), article(s, "tinh", 3, 3), article(s, "bao", 4, 1)]
+        ids = [a.id for a in arts]
+    with session_factory() as s:
+        assert _figures_of_stats(s) == _figures_by_aggregate(s)
+        assert _figures_of_stats(s)["bao"][:3] == (3, 0, 4)
+    with session_factory.begin() as s:
+        s.get(Article, ids[1]).status = "removed"
+    with session_factory.begin() as s:
+        s.get(Article, ids[2]).source_id = "bao"  # every figure moves with it
+    with session_factory.begin() as s:
+        s.execute(Article.__table__.delete().where(Article.id == ids[3]))  # bao's newest: the next one is
+    with session_factory.begin() as s:
+        s.execute(Version.__table__.delete().where(Version.article_id == ids[0], Version.number == 2))
+    with session_factory() as s:
+        assert _figures_of_stats(s) == _figures_by_aggregate(s)
+        assert _figures_of_stats(s)["bao"][:3] == (3, 1, 5) and "tinh" not in _figures_of_stats(s)
+    with pytest.raises(RuntimeError), session_factory.begin() as s:
+        article(s, "tinh", 5, 2)
+        s.flush()
+        raise RuntimeError("rolled back")
+    with session_factory() as s:
+        assert _figures_of_stats(s) == _figures_by_aggregate(s)
+
+
+def test_stats_counters_follow_a_plain_sqlite3_client(db_url: str, session_factory: Any) -> None:
+    """Rows written by another program (no vnarchive code) are counted too, and an archive upgraded from 0007
+    gets the counts of what it held."""
+    path = Path(db_url.removeprefix("sqlite:///")) if db_url.startswith("sqlite") else None
+    if path is None:
+        pytest.skip("the counters are SQLite's (PostgreSQL counts with aggregates)")
+    with session_factory.begin() as s:
+        repo.ensure_sources(s, [("bao", "Báo")])
+    con = sqlite3.connect(path)
+    con.execute("INSERT INTO articles (source_id, canonical_url, status, first_seen, last_seen, current_version) "
+                "VALUES ('bao', 'http://bao.test/x', 'removed', '2024-05-01 00:00:00.000000', "
+                "'2024-05-01 00:00:00.000000', 0)")
+    con.commit()
+    con.close()
+    with session_factory() as s:
+        assert _figures_of_stats(s) == _figures_by_aggregate(s) and _figures_of_stats(s)["bao"][:3] == (1, 1, 0)
+    from alembic import command
+
+    from storage.migrate import alembic_config
+
+    engine = make_engine(db_url)
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+        assert "source_counts" not in set(conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') AND name LIKE 'source_counts%'")
+            .scalars())
+    upgrade(engine)
+    engine.dispose()
+    with session_factory() as s:
+        assert _figures_of_stats(s) == _figures_by_aggregate(s) and _figures_of_stats(s)["bao"][:3] == (1, 1, 0)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html as html_lib
+import itertools
 import re
 from typing import Any
 
@@ -86,7 +87,7 @@ from pipelines.template import text_blocks
 from pipelines.urls import same_site
 
 EXTRACTOR = "vnarchive-trafilatura"
-EXTRACTOR_VERSION = f"2.6/{trafilatura.__version__}"
+EXTRACTOR_VERSION = f"2.7/{trafilatura.__version__}"
 
 _LEAD = re.compile(r"(^|[\s_-])(sapo|lead|summary|description|desc|chapeau|excerpt|intro|abstract|tom-?tat|"
                    r"article-sapo|detail-sapo)($|[\s_-])", re.I)
@@ -267,6 +268,11 @@ def _author(pm: PageMeta, root: Any, site_names: set[str]) -> tuple[str | None, 
     names = [clean_author(n) for n in jsonld_authors(pm.jsonld, pm.jsonld_nodes)]
     names = [n for n in names if is_person_name(n, site_names)]
     if names:
+        # the person the page itself labels as the editor is not the writer (CMSs put the editor's account
+        # in the JSON-LD; "Editor : Heryadi" under a byline of its own)
+        editors = _shown_editors(root)
+        names = [n for n in names if n.casefold() not in editors]
+    if names:
         return ", ".join(dict.fromkeys(names)), None
     labelled = None
     for el in root.iter():
@@ -294,6 +300,22 @@ def _author(pm: PageMeta, root: Any, site_names: set[str]) -> tuple[str | None, 
     if meta and is_person_name(meta, site_names) and looks_like_byline(meta):
         return clean_author(meta), None
     return None, None
+
+
+_EDITOR_LABEL = re.compile(r"^\s*(?:editor|editors|edited by|redaktur|redakteur(?:in)?|redigert av)\s*[:：]?\s*(.+)$", re.I)
+
+
+def _shown_editors(root: Any) -> set[str]:
+    """The names the page shows under an editor's label ("Editor : Heryadi"), casefolded."""
+    out = set()
+    for el in root.iter():
+        if not isinstance(el.tag, str) or el.tag in _NOT_SHOWN or len(el) > 4:
+            continue
+        t = node_text(el)
+        m = _EDITOR_LABEL.match(t) if t and len(t) <= 80 else None
+        if m:
+            out.add(m.group(1).strip(" .").casefold())
+    return out
 
 
 _BYLINE_LABEL_HINT = re.compile(r"^\s*(?:(?:tác giả|người viết|bài|tin|nhóm|phóng viên|pv|biên tập|thực hiện|ghi chép)"
@@ -362,19 +384,34 @@ def _closing_credit(lines: list[str]) -> tuple[str, str] | None:
 _BULLET_START = re.compile(r"^[-–—•·*]\s")
 
 
-def _opening_byline(container: Any | None, out: list[str], site_names: set[str]) -> str | None:
-    """The writer's name when the body opens with it alone, in bold, before prose ("<p><strong>Mohloai
-    Mpesi</strong></p>"); names joined by '/' are several writers.  Else None."""
+def _paragraph_elements(container: Any) -> Any:
+    """The container's text blocks in order: each outermost element with text and no block inside."""
+    last = None
+    for el in container.iter():
+        if not isinstance(el.tag, str) or el.tag in ("a", "script", "style") or (last is not None and inside(el, last)):
+            continue
+        if leafish(el) and node_text(el):
+            last = el
+            yield el
+
+
+def _opening_byline(container: Any | None, out: list[str], site_names: set[str]) -> tuple[str, int] | None:
+    """(the writer's name, its line) when the body opens with it alone, in bold, before prose ("<p><strong>
+    Mohloai Mpesi</strong></p>"), perhaps after a short standfirst; names joined by '/' are several writers.
+    Else None."""
     if container is None or len(out) < 3:
         return None
-    first = next((el for el in container.iter() if isinstance(el.tag, str) and el.tag not in ("a", "script", "style")
-                  and leafish(el) and node_text(el)), None)
-    if first is None or node_text(first).casefold() != out[0].casefold() or not emphasised(first):
-        return None
-    names = [byline_name(n) for n in out[0].split("/")]
-    if not all(n and 2 <= len(n.split()) <= 4 and is_person_name(n, site_names) for n in names):
-        return None
-    return ", ".join(n for n in names if n)
+    opening = [line.casefold() for line in out[:3]]
+    for el in itertools.islice(_paragraph_elements(container), 6):
+        text = node_text(el)
+        if len(text) > 200:
+            return None  # prose has begun
+        if text.casefold() not in opening:
+            continue  # not body text (the headline, a date line)
+        names = [byline_name(n) for n in text.split("/")]
+        if emphasised(el) and all(n and 2 <= len(n.split()) <= 4 and is_person_name(n, site_names) for n in names):
+            return ", ".join(n for n in names if n), opening.index(text.casefold())
+    return None
 
 
 def _in_vietnam(when: dt.datetime | None, shown: dt.datetime | None) -> dt.datetime | None:
@@ -568,8 +605,8 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     # metadata names the account that posted it): the writer, over an author known only from metadata
     opening = _opening_byline(container, out, site_names)
     if opening and (author_el is None or not is_person_name(author, site_names)):
-        author = opening
-        out.pop(0)
+        author = opening[0]
+        out.pop(opening[1])
     if author:
         low = author.casefold()
         out = [p for p in out if not (len(p) <= len(author) + 25 and (byline_name(p) or "").casefold() == low)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -231,6 +232,8 @@ def test_a_one_word_list_item_closing_the_body_is_not_a_byline() -> None:
     ("<p><strong>Mohloai Mpesi</strong></p>", "Mohloai Mpesi"),
     ("<p><strong>MTHOBISI SITHOLE</strong></p>", "Mthobisi Sithole"),
     ("<p><b>Mathatisi Sebusi/Mohalenyane Phakela</b></p>", "Mathatisi Sebusi, Mohalenyane Phakela"),
+    # after a short standfirst of its own
+    ("<p><em>…khi người dân lên tiếng</em></p><p><strong>Mohloai Mpesi</strong></p>", "Mohloai Mpesi"),
     ("<p><strong>Tình hình chung</strong></p>", "Admin Account"),  # a subheading in bold is not a name
     ("<p>Nguyễn Văn An</p>", "Admin Account"),  # nor a name that is not set apart in bold
 ])
@@ -244,5 +247,17 @@ def test_a_name_alone_in_bold_opening_the_body_is_the_writer(opening: str, autho
 </body></html>""".encode()
     ex = run(html)
     assert ex.author == author
-    name_line = opening.split(">")[2].split("<")[0]
+    name_line = re.findall(r">([^<>]+)<", opening)[-1]
     assert (name_line in ex.text) == (author == "Admin Account")
+
+
+def test_the_editor_the_page_shows_is_not_the_writer() -> None:
+    """A CMS puts the editor's account in the JSON-LD; the page shows the writer's byline and labels the editor."""
+    ld = ('<script type="application/ld+json">{"@context": "https://schema.org", "@type": "NewsArticle", '
+          '"headline": "Hội nghị triển khai an ninh mạng năm 2024", '
+          '"author": {"@type": "Person", "name": "Heryadi"}}</script>')
+    ex = run(page(jsonld=ld, dateline='<div class="author-2">Naufal Zuhdi</div>',
+                  closing='<div class="info-author">Editor : <a href="/author/112/heryadi">Heryadi</a></div>'))
+    assert ex.author == "Naufal Zuhdi"
+    ex = run(page(jsonld=ld, dateline='<div class="author-2">Naufal Zuhdi</div>'))
+    assert ex.author == "Heryadi"  # no editor shown: the JSON-LD person stands

@@ -166,7 +166,6 @@ BODY_GAPS = {
 METADATA_GAPS = {
     "de-stuttgarterzeitung_2025_10_25": "the truth credits dpa, the page a writer",
     "de-tonline_2026_04_15": "title kicker; the truth adds the site as a second author",
-    "id-mediaindonesia_2026_01_20": "the page's editor taken for the writer",
     "jp-mainichishimbun_2025_01_14": "a Japanese byline not recognised",
     "pl-rzeczpospolita_2026_04_19": "title: the og:title is taken, the truth's is the JSON-LD headline (= h1)",
     "us-wired_2024_04_28": "title: the og:title (= h1) is taken, the truth's is the JSON-LD headline",

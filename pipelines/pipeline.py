@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import datetime as dt
 import hashlib
 import logging
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from scrapy.exceptions import DropItem, NotConfigured
@@ -30,6 +32,9 @@ from storage import pending
 from storage.db import is_transient, make_engine, make_session_factory, retrying
 
 logger = logging.getLogger(__name__)
+
+# fetched pages allowed to wait for their pending capture's commit before the engine stops sending requests
+UNSTORED_LIMIT = 2
 
 
 Fetched = tuple[ArchiveOutcome | None, int | None]
@@ -105,6 +110,8 @@ class ArchivePipeline:
         self.factory = archive_session_factory(self.db_url)
         self._closing = False
         self._close_task: asyncio.Future[None] | None = None
+        self._unstored = 0  # fetched pages whose pending capture is not yet committed
+        self._paused_by_us = False
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ArchivePipeline:
@@ -119,8 +126,10 @@ class ArchivePipeline:
             elif isinstance(item, RawPage):
                 # stored at once (pending); the same bytes as the article's latest capture: unchanged, no
                 # extraction (hashed in the writer)
-                same, capture_id = await asyncio.wrap_future(writer().submit(
-                    write_fetched, self.factory, source, item, spider.run_id, urgent=True, batch=write_fetched_many))
+                with self._storing():
+                    same, capture_id = await asyncio.wrap_future(writer().submit(
+                        write_fetched, self.factory, source, item, spider.run_id, urgent=True,
+                        batch=write_fetched_many))
                 outcome = same if same is not None else await self._archive(item, capture_id)
             else:
                 return item
@@ -142,6 +151,29 @@ class ArchivePipeline:
             raise DropItem(f"archive write failed: {e}") from None
         self._count(outcome)
         return outcome
+
+    @contextlib.contextmanager
+    def _storing(self) -> Iterator[None]:
+        """A fetched page on its way to the archive: past UNSTORED_LIMIT of them, the engine sends no new
+        request until they are stored (pending), so a kill loses the fetching of at most that many pages
+        (never a page: they are fetched again).  A write that is a network round trip and a server commit
+        (PostgreSQL) would otherwise let downloads run ahead of storage."""
+        engine = self.crawler.engine
+        self._unstored += 1
+        if self._unstored > UNSTORED_LIMIT and not engine.paused:
+            engine.pause()
+            self._paused_by_us = True
+        try:
+            yield
+        finally:
+            self._unstored -= 1
+            if self._paused_by_us and self._unstored <= UNSTORED_LIMIT:
+                self._paused_by_us = False
+                engine.unpause()
+                # the engine would look again only on its next response or its heartbeat (every 5 s)
+                nextcall = getattr(getattr(engine, "_slot", None), "nextcall", None)
+                if nextcall is not None:
+                    nextcall.schedule()
 
     def _count(self, outcome: ArchiveOutcome) -> None:
         self.stats.inc_value(f"archive/{outcome.kind}")

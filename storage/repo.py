@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -230,12 +230,19 @@ def story_candidates(session: Session, bands: Sequence[tuple[int, int]], exclude
 
 
 def set_signature(session: Session, article_id: int, signature: bytes, shingles: int,
-                  bands: Sequence[tuple[int, int]]) -> None:
-    """The article's current signature and bands (an edit replaces them: a version is not a copy)."""
-    session.execute(delete(StoryBand).where(StoryBand.article_id == article_id))
-    session.execute(delete(ArticleSignature).where(ArticleSignature.article_id == article_id))
-    session.add(ArticleSignature(article_id=article_id, signature=signature, shingles=shingles))
-    session.add_all(StoryBand(article_id=article_id, band=b, hash=h) for b, h in bands)
+                  bands: Sequence[tuple[int, int]], new: bool = False) -> None:
+    """The article's current signature and bands (an edit replaces them: a version is not a copy); ``new``: an
+    article created in this transaction, which has none to delete.  Core inserts, one executemany for the bands
+    (the ORM's unit of work cost more than the lookup itself on the writer's hot path)."""
+    if not new:
+        session.execute(delete(StoryBand).where(StoryBand.article_id == article_id))
+        session.execute(delete(ArticleSignature).where(ArticleSignature.article_id == article_id))
+    session.flush()  # the article row first (the foreign keys)
+    conn = session.connection()
+    conn.execute(insert(ArticleSignature),
+                 [{"article_id": article_id, "signature": signature, "shingles": shingles}])
+    if bands:
+        conn.execute(insert(StoryBand), [{"article_id": article_id, "band": b, "hash": h} for b, h in bands])
 
 
 def join_story(session: Session, article_id: int, others: Sequence[tuple[int, int | None]]) -> int:

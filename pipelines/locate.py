@@ -72,12 +72,8 @@ def paragraphs(text: str) -> list[str]:
 
 
 def trafilatura_text(doc_html: str, url: str) -> str:
-    """trafilatura on the located container, cleaned already.  ``fast``: without its readability / jusText
-    comparison, whose rescue the whole-page floor (``whole_page_text``, with it) already provides; the same
-    results on the real pages and the simulator, for a third of this pass's time."""
     text = trafilatura.extract(doc_html, url=url, include_comments=False, include_tables=True,
-                               favor_recall=True, deduplicate=False, with_metadata=False, output_format="txt",
-                               fast=True)
+                               favor_recall=True, deduplicate=False, with_metadata=False, output_format="txt")
     return text or ""
 
 

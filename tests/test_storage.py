@@ -816,12 +816,11 @@ def test_stats_figures_follow_every_write(session_factory: Any) -> None:
         assert _figures_of_stats(s) == _figures_by_aggregate(s)
 
 
+@pytest.mark.sqlite_only("the counters are SQLite's (PostgreSQL counts with aggregates)")
 def test_stats_counters_follow_a_plain_sqlite3_client(db_url: str, session_factory: Any) -> None:
     """Rows written by another program (no vnarchive code) are counted too, and an archive upgraded from 0007
     gets the counts of what it held."""
-    path = Path(db_url.removeprefix("sqlite:///")) if db_url.startswith("sqlite") else None
-    if path is None:
-        pytest.skip("the counters are SQLite's (PostgreSQL counts with aggregates)")
+    path = Path(db_url.removeprefix("sqlite:///"))
     with session_factory.begin() as s:
         repo.ensure_sources(s, [("bao", "Báo")])
     con = sqlite3.connect(path)

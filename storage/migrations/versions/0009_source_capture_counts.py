@@ -10,13 +10,13 @@ so that reading it costs one row per source; a capture inserted, deleted or move
 by vnarchive) is counted.  PostgreSQL counts with ``count(*)`` as before (see 0008).
 """
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 from typing import Sequence, Union
 
 import sqlalchemy as sa
 from alembic import op
+
+from storage.migrations.sibling import migration
 
 # revision identifiers, used by Alembic.
 revision: str = "0009"
@@ -61,13 +61,8 @@ WHERE c.source_id = source_counts.source_id)""")
 
 
 def _v8() -> ModuleType:
-    """Migration 0008 (its file name is no module name), for its triggers."""
-    path = Path(__file__).with_name("0008_source_counts.py")
-    spec = importlib.util.spec_from_file_location("vnarchive_migration_0008", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """Migration 0008, for its triggers."""
+    return migration("0008_source_counts.py")
 
 
 def downgrade() -> None:

@@ -340,20 +340,20 @@ RANK_WINDOW = 1000
 TIER_POINTS = (8.0, 4.0, 2.0, 1.0)
 
 
-def _window_start(session: Session, name: str, match: str, filters: list[ColumnElement[bool]],
-                  depth: int) -> int | None:
-    """The smallest article id of the newest RANK_WINDOW matches, or None when the query matches fewer (or
-    the page asked for lies deeper): then every match is ranked.  FTS5 walks its doclists newest first and
-    stops at the window's end."""
+def _window(session: Session, name: str, match: str, filters: list[ColumnElement[bool]],
+            depth: int) -> tuple[int | None, int | None]:
+    """(the smallest article id of the newest RANK_WINDOW matches, how many matches were seen): the first is
+    None when the query matches fewer (then every match is ranked, and the second says how many: 0 is no
+    answer at all) or when the page asked for lies deeper (both None).  FTS5 walks its doclists newest first
+    and stops at the window's end."""
     if depth > RANK_WINDOW:
-        return None
+        return None, None
     fts = table(name, column("rowid", Integer))
     stmt = select(fts.c.rowid).select_from(fts).where(literal_column(name).op("MATCH")(literal(match)))
     if filters:
         stmt = stmt.join(Article, Article.id == fts.c.rowid).where(*filters)
-    stmt = stmt.order_by(fts.c.rowid.desc()).limit(1).offset(RANK_WINDOW - 1)
-    found = session.execute(stmt).scalar()
-    return int(found) if found is not None else None
+    ids = list(session.execute(stmt.order_by(fts.c.rowid.desc()).limit(RANK_WINDOW)).scalars())
+    return (int(ids[-1]) if len(ids) == RANK_WINDOW else None), len(ids)
 
 
 def _by_date(stmt: Any, article_id: Any, joined: bool) -> Any:
@@ -369,7 +369,9 @@ def _ranked_sqlite(session: Session, q: Query, filters: list[ColumnElement[bool]
     fts = table(name, column("rowid", Integer))
     words = fts5_and(q.index_terms())
     boost = q.boost_phrase()
-    start = _window_start(session, name, words, filters, offset + limit) if sort != "date" else None
+    start, seen = _window(session, name, words, filters, offset + limit) if sort != "date" else (None, None)
+    if seen == 0:
+        return []  # no match: the ranking query would read the same doclists again to find none
     exact_tier: ColumnElement[Any] = literal(True) if q.accented else \
         fts.c.rowid.in_(_fts5_rows("search_exact", fts5_and(q.exact_terms()), "exact_tier", start))
     phrase_tier: ColumnElement[Any] = fts.c.rowid.in_(_fts5_rows(name, fts5_string(boost), "phrase_tier", start)) \

@@ -78,7 +78,6 @@ class SourceCounts(Base):
     removed: Mapped[int] = mapped_column(Integer)
     versions: Mapped[int] = mapped_column(Integer)
     last_new_article: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    captures: Mapped[int] = mapped_column(Integer, server_default="0")  # migration 0009
 
 
 class CrawlRun(Base):

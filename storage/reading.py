@@ -171,8 +171,7 @@ def stats(session: Session) -> Stats:
     def get(sid: str) -> SourceStats:
         return by.setdefault(sid, SourceStats(sid, sid))
 
-    counts = _source_counts(session)
-    for sid, n, r, v, newest, _ in counts:
+    for sid, n, r, v, newest in _source_counts(session):
         s = get(sid)
         s.articles, s.removed, s.versions, s.last_new_article = n, r, v, newest
     for sid, n in skipped_by_source(session).items():
@@ -190,30 +189,23 @@ def stats(session: Session) -> Stats:
     count = lambda model: session.execute(select(func.count()).select_from(model)).scalar_one()  # noqa: E731
     return Stats(sources=list(by.values()), articles=sum(s.articles for s in by.values()),
                  versions=sum(s.versions for s in by.values()), removed=sum(s.removed for s in by.values()),
-                 captures=sum(c for *_, c in counts), runs=count(CrawlRun), database_bytes=database_size(session),
+                 captures=count(Capture), runs=count(CrawlRun), database_bytes=database_size(session),
                  skipped=sum(s.skipped for s in by.values()))
 
 
-def _source_counts(session: Session) -> list[tuple[str, int, int, int, dt.datetime | None, int]]:
-    """(source, articles, removed, versions, newest first_seen, captures) of every source with articles or
-    captures: on SQLite the counters its triggers keep (migrations 0008, 0009: one row a source, whatever the
-    archive's size), on PostgreSQL its aggregates."""
+def _source_counts(session: Session) -> list[tuple[str, int, int, int, dt.datetime | None]]:
+    """(source, articles, removed, versions, newest first_seen) of every source with articles: on SQLite the
+    counters its triggers keep (migration 0008: one row a source, whatever the archive's size), on
+    PostgreSQL its aggregates."""
     if session.get_bind().dialect.name == "sqlite":
-        return [(sid, int(n), int(r), int(v), newest, int(c)) for sid, n, r, v, newest, c in session.execute(
+        return [(sid, int(n), int(r), int(v), newest) for sid, n, r, v, newest in session.execute(
             select(SourceCounts.source_id, SourceCounts.articles, SourceCounts.removed, SourceCounts.versions,
-                   SourceCounts.last_new_article, SourceCounts.captures)
-            .where((SourceCounts.articles > 0) | (SourceCounts.captures > 0)))]
+                   SourceCounts.last_new_article).where(SourceCounts.articles > 0))]
     removed = func.sum(case((Article.status == "removed", 1), else_=0))
     versions = dict(session.execute(select(Article.source_id, func.count(Version.id))
                                     .join(Version, Version.article_id == Article.id).group_by(Article.source_id)).all())
-    captures = dict(session.execute(select(Capture.source_id, func.count()).group_by(Capture.source_id)).all())
-    rows = {sid: (sid, int(n), int(r or 0), int(versions.get(sid, 0)), newest, int(captures.get(sid, 0)))
-            for sid, n, r, newest in session.execute(select(Article.source_id, func.count(), removed,
-                                                            func.max(Article.first_seen))
-                                                     .group_by(Article.source_id))}
-    for sid, c in captures.items():
-        rows.setdefault(sid, (sid, 0, 0, 0, None, int(c)))
-    return list(rows.values())
+    return [(sid, int(n), int(r or 0), int(versions.get(sid, 0)), newest) for sid, n, r, newest in session.execute(
+        select(Article.source_id, func.count(), removed, func.max(Article.first_seen)).group_by(Article.source_id))]
 
 
 def database_size(session: Session) -> int | None:

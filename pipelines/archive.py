@@ -174,20 +174,18 @@ def archive_page(session: Session, source: Source, raw: RawPage, result: Extract
     if not changed:
         return ArchiveOutcome("unchanged", article.id, latest.number if latest else None, extra=moved)
     v = repo.add_version(session, article, content, cap.id, when)
-    _link_story(session, article, result.signature, result.shingle_count, new=is_new)
+    _link_story(session, article, result.signature, result.shingle_count)
     return ArchiveOutcome("new" if is_new else "updated", article.id, v.number, extra=moved)
 
 
-def _link_story(session: Session, article: Article, signature: bytes, shingle_count: int,
-                new: bool = False) -> None:
-    """Near-duplicate copies (other URLs, other sources) join one story; looked up by LSH bands.  ``new``: the
-    article was created in this transaction (no signature to replace)."""
+def _link_story(session: Session, article: Article, signature: bytes, shingle_count: int) -> None:
+    """Near-duplicate copies (other URLs, other sources) join one story; looked up by LSH bands."""
     if not signature:
         return
     bands = stories.bands(signature)
     matches = [(aid, sid) for aid, sid, sig in repo.story_candidates(session, bands, article.id)
                if stories.similarity(signature, sig) >= stories.SAME_STORY_JACCARD]
-    repo.set_signature(session, article.id, signature, shingle_count, bands, new=new)
+    repo.set_signature(session, article.id, signature, shingle_count, bands)
     if matches:
         repo.join_story(session, article.id, matches)
 

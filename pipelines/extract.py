@@ -305,11 +305,18 @@ def _author(pm: PageMeta, root: Any, site_names: set[str]) -> tuple[str | None, 
 _EDITOR_LABEL = re.compile(r"^\s*(?:editor|editors|edited by|redaktur|redakteur(?:in)?|redigert av)\s*[:：]?\s*(.+)$", re.I)
 
 
+_EDITOR_WORD = re.compile(r"^\s*(?:edit|redak|redig)", re.I)
+
+
 def _shown_editors(root: Any) -> set[str]:
-    """The names the page shows under an editor's label ("Editor : Heryadi"), casefolded."""
+    """The names the page shows under an editor's label ("Editor : Heryadi"), casefolded.  Only an element
+    whose own text (or its first child's, "<b>Editor</b> X") starts like the label is read whole."""
     out = set()
     for el in root.iter():
         if not isinstance(el.tag, str) or el.tag in _NOT_SHOWN or len(el) > 4:
+            continue
+        lead = el.text if el.text and el.text.strip() else (el[0].text if len(el) else None)
+        if not lead or not _EDITOR_WORD.match(lead):
             continue
         t = node_text(el)
         m = _EDITOR_LABEL.match(t) if t and len(t) <= 80 else None

@@ -230,13 +230,11 @@ def story_candidates(session: Session, bands: Sequence[tuple[int, int]], exclude
 
 
 def set_signature(session: Session, article_id: int, signature: bytes, shingles: int,
-                  bands: Sequence[tuple[int, int]], new: bool = False) -> None:
-    """The article's current signature and bands (an edit replaces them: a version is not a copy); ``new``: an
-    article created in this transaction, which has none to delete.  Core inserts, one executemany for the bands
-    (the ORM's unit of work cost more than the lookup itself on the writer's hot path)."""
-    if not new:
-        session.execute(delete(StoryBand).where(StoryBand.article_id == article_id))
-        session.execute(delete(ArticleSignature).where(ArticleSignature.article_id == article_id))
+                  bands: Sequence[tuple[int, int]]) -> None:
+    """The article's current signature and bands (an edit replaces them: a version is not a copy).  Core
+    inserts, one executemany for the bands, not an ORM object per band on the writer's hot path."""
+    session.execute(delete(StoryBand).where(StoryBand.article_id == article_id))
+    session.execute(delete(ArticleSignature).where(ArticleSignature.article_id == article_id))
     session.flush()  # the article row first (the foreign keys)
     conn = session.connection()
     conn.execute(insert(ArticleSignature),

@@ -14,13 +14,13 @@ that rebuilds a table the views read (see 0006) calls this module's ``drop_views
 not 0006's, which would bring back the view without ``host``.
 """
 
+import importlib.util
+from pathlib import Path
 from types import ModuleType
 from typing import Sequence, Union
 
 import sqlalchemy as sa
 from alembic import op
-
-from storage.migrations.sibling import migration
 
 # revision identifiers, used by Alembic.
 revision: str = "0007"
@@ -32,8 +32,13 @@ RUNS_VIEW = "crawl_runs_view"
 
 
 def _v6() -> ModuleType:
-    """Migration 0006, for its view helpers."""
-    return migration("0006_analyst_views.py")
+    """Migration 0006 (its file name is no module name), for its view helpers."""
+    path = Path(__file__).with_name("0006_analyst_views.py")
+    spec = importlib.util.spec_from_file_location("vnarchive_migration_0006", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def view_sql(dialect: str) -> dict[str, str]:

@@ -3,8 +3,8 @@
 The spider never loads a source's known articles: a page's (or a sitemap's) article URLs are keyed and looked
 up in one indexed query per few hundred keys; revisits are picked in keyset batches, oldest check first.  The
 calls block, so the spider makes them off the reactor thread.  Reads go through a read-only engine (a WAL
-snapshot per call, never taking the writer's lock); the little this module writes (listing state, at the end
-of a crawl) goes through the archive writer.
+snapshot per call, never taking the writer's lock); the little this module writes (listing state and
+sitemap <lastmod>s, at the end of a crawl) goes through the archive writer.
 """
 
 from __future__ import annotations
@@ -119,3 +119,12 @@ def save_listing_state(factory: sessionmaker[Session], source_id: str, run_id: i
                        when: dt.datetime) -> None:
     with factory.begin() as s:
         repo.save_listing_states(s, source_id, run_id, walked_back, when)
+
+
+@retrying()
+def learn_lastmods(factory: sessionmaker[Session], source_id: str, lastmods: dict[str, dt.datetime]) -> None:
+    """key -> the sitemap <lastmod> of the version archived under it (never moving one back)."""
+    keys = list(lastmods)
+    with factory.begin() as s:
+        for i in range(0, len(keys), BATCH):
+            repo.learn_listed_lastmods(s, source_id, {k: lastmods[k] for k in keys[i:i + BATCH]})

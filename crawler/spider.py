@@ -51,7 +51,7 @@ from crawler.discovery import (
     source_key,
 )
 from crawler.revisit import KnownArticle, changed_since_capture
-from crawler.revisit_store import ArchiveView, save_listing_state
+from crawler.revisit_store import ArchiveView, learn_lastmods, save_listing_state
 from pipelines.items import PageStatus, RawPage
 from pipelines.urls import clean_url
 
@@ -130,6 +130,8 @@ class SourceSpider(scrapy.Spider):
         # this run only, bounded by what it requests (max_pages) or reads (max_sitemap_urls)
         self.requested: set[str] = set()  # article keys requested (new articles and revisits)
         self.lastmods: dict[str, dt.datetime] = {}  # sitemap <lastmod> of requested keys
+        self.passed: dict[str, dt.datetime | None] = {}  # ... as the pipeline was given it with the page
+        self.learnt: dict[str, dt.datetime] = {}  # <lastmod>s the archive learns at the end (closed)
         self.aliases: dict[str, set[str]] = {}  # other URLs a requested article was found under
         self.revisited: set[int] = set()  # article ids revisited
         self.revisits_left = source.revisit.max_per_run
@@ -211,8 +213,12 @@ class SourceSpider(scrapy.Spider):
         key, lastmod = found.key, found.lastmod
         if key in self.requested:
             if lastmod is not None:
-                # whichever discovery path requested it, the archive learns the sitemap's <lastmod>
+                # whichever discovery path requested it, the archive learns the sitemap's <lastmod>: with the
+                # page, or at the end when the page (from a feed or a listing) was answered before the sitemap
                 self.lastmods[key] = max(lastmod, self.lastmods.get(key, lastmod))
+                given = self.passed.get(key, self.lastmods[key])
+                if key in self.passed and (given is None or given < self.lastmods[key]):
+                    self.learnt[key] = self.lastmods[key]
             if len(self.aliases.get(key, ())) < 20:
                 self.aliases.setdefault(key, set()).add(found.url)
             return None
@@ -222,6 +228,9 @@ class SourceSpider(scrapy.Spider):
                 self._defer(known, "lastmod", key, lastmod)
             elif known.status == "removed" and lastmod is not None:
                 self._defer(known, "listed_again", key, lastmod)
+            elif lastmod is not None and known.listed_lastmod is None:
+                # not a change (fetched after it): what we hold is that version, the baseline for next time
+                self.learnt[key] = max(lastmod, self.learnt.get(key, lastmod))
             return None
         self.requested.add(key)
         if lastmod is not None:
@@ -417,17 +426,19 @@ class SourceSpider(scrapy.Spider):
                 return
             kind = ("not_modified" if response.status == 304 else
                     "gone" if response.status in (404, 410) else "redirected_away")
+            self.passed[key] = self.lastmods.get(key, meta.get("lastmod"))
             yield PageStatus(source_id=self.source.id, url=meta["seen"][0], kind=kind, status=response.status,
                              article_id=article_id, fetched_at=fetched, headers=headers, final_url=response.url,
-                             lastmod=self.lastmods.get(key, meta.get("lastmod")))
+                             lastmod=self.passed[key])
             return
         requested = redirects[0] if redirects else response.request.url if response.request else response.url
+        self.passed[key] = self.lastmods.get(key, meta.get("lastmod"))
         yield RawPage(source_id=self.source.id, url=requested,
                       final_url=response.url, status=response.status, headers=headers, body=response.body,
                       fetched_at=fetched, known_article_id=article_id,
                       seen_urls=(*meta.get("seen", ()), *sorted(self.aliases.get(key, ()))),
                       redirected_from=redirects,
-                      lastmod=self.lastmods.get(key, meta.get("lastmod")))
+                      lastmod=self.passed[key])
 
     def on_error(self, failure: Any) -> None:
         """Counted in the stats by Scrapy (errors by kind in the summary); a listing 404 is routine.  A listing
@@ -503,16 +514,21 @@ class SourceSpider(scrapy.Spider):
 
     # ------------------------------------------------------------ the end
     async def closed(self, reason: str) -> None:
-        """A crawl that ended on its own (not killed, not cut by its page budget) records which listings it
-        walked without loss: the next crawl may stop those at known articles."""
-        if reason != "finished" or self.run_id is None or not self.db_url:
-            return
-        # fetched and nothing lost: walked to its stop (paged back as far as a backfill goes, when walking)
-        walked = {f: True for f, st in self.families.items() if st.fetched and not st.failed}
-        if not walked:
+        """The archive learns the sitemap <lastmod>s it was not given with a page (after the pipelines have
+        stored every page: Scrapy closes them first).  A crawl that ended on its own (not killed, not cut by
+        its page budget) records which listings it walked without loss: the next crawl may stop those at known
+        articles."""
+        if self.run_id is None or not self.db_url:
             return
         from pipelines.pipeline import archive_session_factory, writer
 
-        await asyncio.wrap_future(writer().submit(
-            save_listing_state, archive_session_factory(self.db_url), self.source.id, self.run_id, walked,
-            dt.datetime.now(dt.UTC)))
+        factory = archive_session_factory(self.db_url)
+        if self.learnt:
+            await asyncio.wrap_future(writer().submit(learn_lastmods, factory, self.source.id, self.learnt))
+        if reason != "finished":
+            return
+        # fetched and nothing lost: walked to its stop (paged back as far as a backfill goes, when walking)
+        walked = {f: True for f, st in self.families.items() if st.fetched and not st.failed}
+        if walked:
+            await asyncio.wrap_future(writer().submit(
+                save_listing_state, factory, self.source.id, self.run_id, walked, dt.datetime.now(dt.UTC)))

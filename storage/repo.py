@@ -325,6 +325,23 @@ def known_by_keys(session: Session, source_id: str, keys: Sequence[str]) -> list
     return list(session.execute(stmt))
 
 
+def learn_listed_lastmods(session: Session, source_id: str, lastmods: dict[str, dt.datetime]) -> None:
+    """Each article of this source under one of the keys learns that key's sitemap <lastmod> as the one its
+    archived version was listed with, unless it holds a later one already."""
+    if not lastmods:
+        return
+    rows = session.execute(select(ArticleUrl.key, Article.id, Article.listed_lastmod)
+                           .join(Article, Article.id == ArticleUrl.article_id)
+                           .where(ArticleUrl.key.in_(list(lastmods)), Article.source_id == source_id))
+    best: dict[int, dt.datetime] = {}
+    for key, aid, held in rows:
+        when = lastmods[key]
+        if (held is None or held < when) and (aid not in best or best[aid] < when):
+            best[aid] = when
+    for aid, when in best.items():
+        session.execute(update(Article).where(Article.id == aid).values(listed_lastmod=when))
+
+
 def revisit_batch(session: Session, source_id: str, after: tuple[dt.datetime | None, int], limit: int,
                   seen_before: dt.datetime | None = None) -> list[Any]:
     """The next ``limit`` articles of a source that a revisit may pick, oldest check first: ordered by

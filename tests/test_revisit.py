@@ -273,3 +273,72 @@ def test_news_sitemap_revisits_stay_in_budget_after_every_new_article(serve_site
     assert con.execute("select count(*) from articles where status = 'removed'").fetchone()[0] == 0
     assert con.execute("select count(*) from articles").fetchone()[0] == KNOWN + NEW
     con.close()
+
+
+@pytest.mark.slow
+def test_an_edit_is_seen_when_the_first_crawl_read_the_sitemap_after_the_article(serve_site, tmp_path,
+                                                                                 db_url) -> None:
+    """The article comes from the feed and is stored before the (slow) sitemap dates it, on a site whose clock
+    is two years behind ours: the archive still learns that <lastmod>, so the next one, later, is an edit."""
+    import time
+
+    from tests.conftest import Page, archive_sql, run_cli
+    from tests.sitefixture import article_html, paragraphs, rss_xml, sitemap_xml
+
+    path = "/bai-viet/bai-so-1.html"
+    listed = {"lastmod": "2024-10-01T08:00:00+07:00"}
+    served: list[str] = []
+    body = {"paragraphs": paragraphs(1)}
+
+    def sitemap() -> Page:
+        time.sleep(1.5)  # read after the feed's article has been fetched and stored
+        served.append("sitemap")
+        return Page(sitemap_xml([(path, listed["lastmod"])]), headers={"Content-Type": "application/xml"})
+
+    def article() -> Page:
+        served.append("article")
+        return Page(article_html(1, "Hội nghị triển khai nhiệm vụ năm mới", body["paragraphs"]))
+
+    pages = {"/robots.txt": Page(b"User-agent: *\nAllow: /\n", headers={"Content-Type": "text/plain"}),
+             "/rss.xml": Page(rss_xml([path]), headers={"Content-Type": "application/rss+xml"}),
+             "/sitemap.xml": sitemap,
+             path: article}
+    site = serve_site(pages)
+    (tmp_path / "sources.toml").write_text(f"""
+[[source]]
+id = "fixture"
+name = "Báo Thử Nghiệm"
+allowed_domains = ["127.0.0.1"]
+feeds = ["{site.base}/rss.xml"]
+sitemaps = ["{site.base}/sitemap.xml"]
+article_patterns = ['/bai-viet/[a-z0-9-]+-\\d+\\.html']
+[source.politeness]
+download_delay = 0
+concurrency = 4
+autothrottle = false
+retries = 0
+""", encoding="utf-8")
+    env = {"VNARCHIVE_DB": db_url, "VNARCHIVE_SOURCES": str(tmp_path / "sources.toml")}
+
+    r = run_cli("crawl", "fixture", "--quiet", env=env)
+    assert r.returncode == 0, r.stderr
+    assert served == ["article", "sitemap"], "the article was fetched while the sitemap was slow"
+    con = archive_sql(db_url)
+    assert con.execute("select count(*) from articles where listed_lastmod is not null").fetchone()[0] == 1
+    con.close()
+
+    body["paragraphs"] = paragraphs(2)
+    listed["lastmod"] = "2024-10-02T09:30:00+07:00"
+    r = run_cli("crawl", "fixture", "--quiet", env=env)
+    assert r.returncode == 0, r.stderr
+    con = archive_sql(db_url)
+    assert con.execute("select count(*) from versions").fetchone()[0] == 2, "the edit is archived"
+    # an archive that never learnt it (killed before the end) learns it when a sitemap lists the article again
+    con.execute("update articles set listed_lastmod = null")
+    con.close()
+    r = run_cli("crawl", "fixture", "--quiet", env=env)
+    assert r.returncode == 0, r.stderr
+    con = archive_sql(db_url)
+    assert con.execute("select count(*) from articles where listed_lastmod is not null").fetchone()[0] == 1
+    assert con.execute("select count(*) from versions").fetchone()[0] == 2
+    con.close()

@@ -4,6 +4,7 @@
     python3 bench/throughput.py                          # vnweb static export, 2,000 stories, behind nginx
     python3 bench/throughput.py --articles 500 --port 39181
     python3 bench/throughput.py --realpages              # ../shared/realpages built as a static site
+    python3 bench/throughput.py --articles 100000 --baseline-sample 2000 --work /var/tmp/vntp   # memory, 100k
 
 One run: the site is exported (``vnweb.py export``, cached in --work) and served by nginx; ``python -m crawler
 crawl --all -q`` archives it into a fresh SQLite file, its whole process tree's CPU (the extraction workers
@@ -100,6 +101,8 @@ def vnweb_site(a: argparse.Namespace, work: Path) -> tuple[Path, Path, tuple[str
                         "--seed", str(a.seed), "--port", str(a.port)], check=True, capture_output=True)
     sources = work / "vnweb-sources.toml"
     text = (ROOT / "config" / "vnweb.toml").read_text(encoding="utf-8").replace(":8080", f":{a.port}")
+    # one run archives the whole export: a site of a large export has more pages than the usual budget
+    text = text.replace("max_pages = 20000", f"max_pages = {max(20000, 2 * a.articles)}")
     sources.write_text(text, encoding="utf-8")
     return site, sources, ("127.0.0.2", a.port)
 
@@ -187,7 +190,28 @@ def crawl(sources: Path, db: Path, timeout: float) -> dict[str, Any]:
         raise BenchError(f"the crawl exited {rc}: see {db.parent / 'crawl.stderr'}")
     peak = max((s[0] for s in mem.samples), default=0.0)
     tree = max((s[1] for s in mem.samples), default=0.0)
-    return {"wall": wall, "cpu": cpu, "articles": articles, "peak_mb": peak, "tree_mb": tree}
+    return {"wall": wall, "cpu": cpu, "articles": articles, "peak_mb": peak, "tree_mb": tree,
+            "memory": mem.samples}
+
+
+def memory_lines(samples: list[tuple[float, float]], points: int = 12) -> list[str]:
+    """The RSS samples (one a second) as a few points over the run, and the growth after warm-up: the median of
+    the last tenth of the run against the median of the tenth after the first (the warm-up)."""
+    if len(samples) < 20:
+        return []
+    n = len(samples)
+    step = max(1, n // points)
+    timeline = ", ".join(f"{i}s {samples[i][0]:.0f}/{samples[i][1]:.0f}" for i in range(0, n, step))
+
+    def median(part: list[tuple[float, float]], k: int) -> float:
+        return sorted(x[k] for x in part)[len(part) // 2]
+
+    tenth = n // 10
+    early, late = samples[tenth:2 * tenth], samples[n - tenth:]
+    return [f"memory (MB, largest process/tree, sampled every second): {timeline}",
+            f"after warm-up: largest {median(early, 0):.0f} -> {median(late, 0):.0f} MB, "
+            f"tree {median(early, 1):.0f} -> {median(late, 1):.0f} MB "
+            f"(median of the second tenth of the run -> the last tenth)"]
 
 
 # ---------------------------------------------------------------- plain trafilatura on the same pages
@@ -202,12 +226,15 @@ def archived_pages(db: Path) -> list[tuple[str, bytes]]:
     return [(url, zlib.decompress(body)) for url, body in rows]
 
 
-def plain_trafilatura(pages: list[tuple[str, bytes]]) -> float:
-    """CPU seconds per page of plain trafilatura, one core (this process)."""
+def plain_trafilatura(pages: list[tuple[str, bytes]], sample: int = 0) -> float:
+    """CPU seconds per page of plain trafilatura, one core (this process); on ``sample`` pages evenly spread
+    over the archived ones when given (a 100k-page run)."""
     import trafilatura
 
     from pipelines.decode import decode_html  # the same text trafilatura would be given by any caller
 
+    if 0 < sample < len(pages):
+        pages = [pages[i * len(pages) // sample] for i in range(sample)]
     htmls = [(url, decode_html(body, None).text) for url, body in pages]
     trafilatura.extract(htmls[0][1], output_format="json", with_metadata=True, url=htmls[0][0])  # warm
     t0 = time.process_time()
@@ -241,6 +268,8 @@ def report(label: str, c: dict[str, Any], plain_s: float, as_json: bool) -> None
     print(f"| 2-core extraction bound | {bound:.1f} | | 2 |")
     print(f"share of the bound {rate / bound:.1%}; cpu_ratio {figures['cpu_ratio']}; "
           f"peak RSS {figures['peak_process_mb']} MB (largest process), {figures['peak_tree_mb']} MB (tree)")
+    for line in memory_lines(c["memory"]):
+        print(line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -252,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", help="work folder (kept; the export is cached there)")
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--json", action="store_true", help="one JSON line of figures")
+    ap.add_argument("--baseline-sample", type=int, default=0,
+                    help="plain trafilatura on this many of the archived pages, evenly spread (default: all)")
     a = ap.parse_args(argv)
     work = Path(a.work) if a.work else Path(tempfile.gettempdir()) / "vnarchive-throughput"
     work.mkdir(parents=True, exist_ok=True)
@@ -263,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         pages = archived_pages(work / "archive.db")
         if not pages:
             raise BenchError("nothing was archived: see the crawl's stderr in " + str(work))
-        plain = plain_trafilatura(pages)
+        plain = plain_trafilatura(pages, a.baseline_sample)
     except BenchError as e:
         print(f"throughput: {e}", file=sys.stderr)
         return 2

@@ -24,6 +24,8 @@ from pydantic import (
 
 TIMEZONE = "Asia/Ho_Chi_Minh"
 
+SOURCE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # the shape of a source id (never a NUL, never a space)
+
 
 class SourcesError(ValueError):
     """A sources file that cannot be used; the message names the file, the key and what was expected."""
@@ -283,7 +285,7 @@ class Source(_Frozen):
     @field_validator("id")
     @classmethod
     def _id_shape(cls, v: str) -> str:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", v):
+        if not SOURCE_ID.fullmatch(v):
             raise ValueError("expected lower-case letters, digits, '-' or '_' (at most 40)")
         return v
 

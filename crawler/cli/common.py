@@ -137,9 +137,10 @@ def check_source(session: Session, source: str | None, db: str | None = None) ->
         return
     from sqlalchemy import select
 
+    from config.sources import SOURCE_ID
     from storage.models import SourceRow
 
-    if session.get(SourceRow, source) is not None:
+    if SOURCE_ID.fullmatch(source) and session.get(SourceRow, source) is not None:
         return
     if source in {s.id for s in configured_sources(db)}:
         return

@@ -237,28 +237,45 @@ def _suffixes(key: str) -> Iterator[tuple[int, str]]:
             yield j, rest
 
 
-def _title_spans(model: TemplateModel, key: str) -> Iterator[tuple[str, int, int]]:
-    """(candidate, first word, end word) of another article's title in ``key``: behind at most a short label
-    (3 words), and followed by nothing, a date or a few words, a teaser the model knows, or template."""
+@functools.lru_cache(maxsize=8192)  # a page's paragraphs are probed in every round of load_model, then by apply
+def _suffix_leads(key: str) -> tuple[tuple[int, str], ...]:
+    """(word index, lead key) of each place in ``key`` where another article's teaser could start."""
+    return tuple((j, block_hash(rest[:LEAD_PREFIX], "l")) for j, rest in _suffixes(key))
+
+
+@functools.lru_cache(maxsize=8192)
+def _span_frame(key: str) -> tuple[str, tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None:
+    """What of ``_title_spans`` does not depend on the model: the words joined by single spaces and where each
+    starts, the end words followed by at most 25 characters (a date, "(03/10/2024)", "- Ảnh"), the start words
+    behind at most a short label (3 words, 20 characters).  None when no title can be found in ``key``."""
     words = key.split()
     if len(key) > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS or len(words) < 3:
+        return None
+    joined = " ".join(words)
+    at = [0]
+    for w in words:
+        at.append(at[-1] + len(w) + 1)  # at[j]: where word j starts (at[len(words)]: one past the end)
+    n = len(words)
+    ends = tuple(j for j in range(n, 2, -1) if len(joined) - min(at[j], len(joined)) <= 25)
+    ends = tuple(j for k, j in enumerate(ends) if j == n - k)  # from the end, while what follows stays short
+    starts = tuple(i for i in range(min(4, n - 2)) if max(0, at[i] - 1) <= 20)
+    starts = tuple(i for k, i in enumerate(starts) if i == k)
+    return joined, tuple(at), ends, starts
+
+
+def _title_spans(model: TemplateModel, key: str) -> Iterator[tuple[str, int, int]]:
+    """(candidate, first word, end word) of another article's title in ``key``: behind at most a short label
+    (3 words), and followed by nothing, a date or a few words, or a teaser the model knows."""
+    frame = _span_frame(key)
+    if frame is None:
         return
-    ends: set[int] = set()
-    for j in range(len(words), 2, -1):
-        if len(" ".join(words[j:])) > 25:
-            break
-        ends.add(j)  # what follows is at most 25 characters (a date, "(03/10/2024)", "- Ảnh")
-    for j, rest in _suffixes(key):
-        if _teaser(model, rest) or (len(rest) <= 60 and _frequent(model, rest)):
-            ends.add(j)
-    for i in range(min(4, len(words) - 2)):
-        if len(" ".join(words[:i])) > 20:
-            break
+    joined, at, fixed, starts = frame
+    ends = set(fixed)
+    ends.update(j for j, lead in _suffix_leads(key) if model.counts.get(lead))  # followed by a known teaser
+    for i in starts:
         for j in ends:
-            if j >= i + 3:
-                cand = " ".join(words[i:j])
-                if MIN_TITLE_CHARS <= len(cand) <= MAX_TITLE_CHARS:
-                    yield cand, i, j
+            if j >= i + 3 and MIN_TITLE_CHARS <= at[j] - 1 - at[i] <= MAX_TITLE_CHARS:
+                yield joined[at[i]:at[j] - 1], i, j
 
 
 def _other_title(model: TemplateModel, key: str, own_title: str) -> bool:
@@ -314,7 +331,7 @@ def _teaser_keys(key: str) -> frozenset[str]:
     """The lead keys a teaser in ``key`` could have: its start, and each place another article's teaser could
     start (``_suffixes``)."""
     keys = {block_hash(key[:LEAD_PREFIX], "l")} if len(key) >= LEAD_PREFIX else set()
-    keys.update(block_hash(rest[:LEAD_PREFIX], "l") for _, rest in _suffixes(key))
+    keys.update(lead for _, lead in _suffix_leads(key))
     return frozenset(keys)
 
 
@@ -367,11 +384,16 @@ def load_model(session: Session, source_id: str, ex: Extracted | None = None) ->
     the title / teaser keys ``ex``'s paragraphs could match; without: every row (refinement, inspection)."""
     from storage.models import TemplateBlock, TemplatePages
 
-    pages = session.execute(select(TemplatePages.pages).where(TemplatePages.source_id == source_id)).scalar() or 0
-    q = select(TemplateBlock.block_hash, TemplateBlock.pages).where(TemplateBlock.source_id == source_id)
+    # Core on the session's connection: the workers run this for every page, and the ORM's statement handling
+    # cost more than the queries
+    conn = session.connection()
+    blocks, counted = TemplateBlock.__table__.c, TemplatePages.__table__.c
+    pages = conn.execute(select(counted.pages).where(counted.source_id == source_id)).scalar() or 0
+    q = select(blocks.block_hash, blocks.pages).where(blocks.source_id == source_id)
     if ex is None:
-        return TemplateModel(counts=dict(session.execute(q).all()), pages=pages)
-    model = TemplateModel(pages=pages, counts=dict(_frequent_rows(session, source_id, model_threshold(pages))))
+        return TemplateModel(counts=dict(conn.execute(q).all()), pages=pages)
+    model = TemplateModel(pages=pages, counts=dict(_frequent_rows(session, source_id, model_threshold(pages),
+                                                                  pages)))
     asked: set[str] = set(model.counts)
     for _ in range(3):
         teasers, titles = _needed(ex, model)
@@ -380,7 +402,7 @@ def load_model(session: Session, source_id: str, ex: Extracted | None = None) ->
             break
         asked.update(wanted)
         for i in range(0, len(wanted), 500):
-            model.counts.update(session.execute(q.where(TemplateBlock.block_hash.in_(wanted[i:i + 500]))).all())
+            model.counts.update(conn.execute(q.where(blocks.block_hash.in_(wanted[i:i + 500]))).all())
         if not any(h in model.counts for h in teasers):
             break  # only a teaser found opens new places where a title may end: none, no other round
     return model
@@ -398,10 +420,10 @@ _FREQUENT: dict[tuple[str, str], tuple[int, int, dict[str, int]]] = {}
 _FREQUENT_LOCK = threading.Lock()
 
 
-def _frequent_rows(session: Session, source_id: str, low: int) -> dict[str, int]:
-    from storage.models import TemplateBlock, TemplatePages
+def _frequent_rows(session: Session, source_id: str, low: int, pages: int) -> dict[str, int]:
+    """The source's blocks on ``low`` pages or more, when it has ``pages`` pages."""
+    from storage.models import TemplateBlock
 
-    pages = session.execute(select(TemplatePages.pages).where(TemplatePages.source_id == source_id)).scalar() or 0
     key = (str(session.get_bind().engine.url), source_id)
     with _FREQUENT_LOCK:
         hit = _FREQUENT.get(key)

@@ -211,13 +211,13 @@ def _archive_with_known(db_url: str, base: str, n: int, now: dt.datetime) -> Non
     engine.dispose()
 
 
-def _sources(base: str) -> str:
+def _sources(base: str, entry: str = 'sitemaps = ["{base}/sitemaps/google-news.xml"]') -> str:
     return f"""
 [[source]]
 id = "fixture"
 name = "Báo Thử Nghiệm"
 allowed_domains = ["127.0.0.1"]
-sitemaps = ["{base}/sitemaps/google-news.xml"]
+{entry.format(base=base)}
 article_patterns = ['/bai-viet/[a-z0-9-]+-\\d+\\.html']
 [source.politeness]
 download_delay = 0
@@ -304,20 +304,8 @@ def test_an_edit_is_seen_when_the_first_crawl_read_the_sitemap_after_the_article
              "/sitemap.xml": sitemap,
              path: article}
     site = serve_site(pages)
-    (tmp_path / "sources.toml").write_text(f"""
-[[source]]
-id = "fixture"
-name = "Báo Thử Nghiệm"
-allowed_domains = ["127.0.0.1"]
-feeds = ["{site.base}/rss.xml"]
-sitemaps = ["{site.base}/sitemap.xml"]
-article_patterns = ['/bai-viet/[a-z0-9-]+-\\d+\\.html']
-[source.politeness]
-download_delay = 0
-concurrency = 4
-autothrottle = false
-retries = 0
-""", encoding="utf-8")
+    (tmp_path / "sources.toml").write_text(
+        _sources(site.base, 'feeds = ["{base}/rss.xml"]\nsitemaps = ["{base}/sitemap.xml"]'), encoding="utf-8")
     env = {"VNARCHIVE_DB": db_url, "VNARCHIVE_SOURCES": str(tmp_path / "sources.toml")}
 
     r = run_cli("crawl", "fixture", "--quiet", env=env)

@@ -30,7 +30,7 @@ import math
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -509,18 +509,26 @@ def prune_scheduled(session: Session, source_id: str) -> int:
     return pruned
 
 
-def _run_versions(session: Session, source_id: str, run_id: int) -> Iterable[Any]:
+REFINE_BATCH = 200  # versions (with their captures' bodies) in memory at once while a run is refined
+
+
+def _run_versions(session: Session, source_id: str, run_id: int) -> Iterator[Any]:
+    """(version, capture) of each article's latest version that run ``run_id`` created, a batch at a time: a
+    first crawl's thousands of versions and page bodies, all read at once, were held at the end of the crawl."""
     from storage.models import Article, Capture, Version
 
     latest = (select(Version.article_id, func.max(Version.number).label("n"))
               .group_by(Version.article_id).subquery())
-    q = (select(Version, Capture)
-         .join(Capture, Capture.id == Version.capture_id)
-         .join(Article, Article.id == Version.article_id)
-         .join(latest, (latest.c.article_id == Version.article_id) & (latest.c.n == Version.number))
-         .where(Capture.run_id == run_id, Article.source_id == source_id, Capture.body.is_not(None))
-         .order_by(Version.id))
-    return session.execute(q).all()
+    ids = list(session.execute(
+        select(Version.id)
+        .join(Capture, Capture.id == Version.capture_id)
+        .join(Article, Article.id == Version.article_id)
+        .join(latest, (latest.c.article_id == Version.article_id) & (latest.c.n == Version.number))
+        .where(Capture.run_id == run_id, Article.source_id == source_id, Capture.body.is_not(None))
+        .order_by(Version.id)).scalars())
+    for i in range(0, len(ids), REFINE_BATCH):
+        yield from session.execute(select(Version, Capture).join(Capture, Capture.id == Version.capture_id)
+                                   .where(Version.id.in_(ids[i:i + REFINE_BATCH])).order_by(Version.id)).all()
 
 
 def _would_change(model: TemplateModel, version: Any) -> bool:
@@ -549,7 +557,7 @@ def refine_run_versions(session: Session, source: Any, run_id: int,
         return 0
     changed = 0
     model: TemplateModel | None = None
-    for version, cap in list(_run_versions(session, source.id, run_id)):
+    for version, cap in _run_versions(session, source.id, run_id):
         # one read of the whole table, not one probe per version (those cost a second crawl's CPU: issue 12)
         if model is None:
             model = load_model(session, source.id)

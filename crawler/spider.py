@@ -216,9 +216,10 @@ class SourceSpider(scrapy.Spider):
                 # whichever discovery path requested it, the archive learns the sitemap's <lastmod>: with the
                 # page, or at the end when the page (from a feed or a listing) was answered before the sitemap
                 self.lastmods[key] = max(lastmod, self.lastmods.get(key, lastmod))
-                given = self.passed.get(key, self.lastmods[key])
-                if key in self.passed and (given is None or given < self.lastmods[key]):
-                    self.learnt[key] = self.lastmods[key]
+                if key in self.passed:  # the page went to the pipeline already, with an older <lastmod> or none
+                    given = self.passed[key]
+                    if given is None or given < self.lastmods[key]:
+                        self.learnt[key] = self.lastmods[key]
             if len(self.aliases.get(key, ())) < 20:
                 self.aliases.setdefault(key, set()).add(found.url)
             return None

@@ -262,12 +262,17 @@ def _span_frame(key: str) -> tuple[str, tuple[int, ...], tuple[int, ...], tuple[
     at = [0]
     for w in words:
         at.append(at[-1] + len(w) + 1)  # at[j]: where word j starts (at[len(words)]: one past the end)
-    n = len(words)
-    ends = tuple(j for j in range(n, 2, -1) if len(joined) - min(at[j], len(joined)) <= 25)
-    ends = tuple(j for k, j in enumerate(ends) if j == n - k)  # from the end, while what follows stays short
-    starts = tuple(i for i in range(min(4, n - 2)) if max(0, at[i] - 1) <= 20)
-    starts = tuple(i for k, i in enumerate(starts) if i == k)
-    return joined, tuple(at), ends, starts
+    ends: list[int] = []
+    for j in range(len(words), 2, -1):
+        if len(joined) - min(at[j], len(joined)) > 25:  # what follows word j - 1
+            break
+        ends.append(j)
+    starts: list[int] = []
+    for i in range(min(4, len(words) - 2)):
+        if max(0, at[i] - 1) > 20:  # the label before word i
+            break
+        starts.append(i)
+    return joined, tuple(at), tuple(ends), tuple(starts)
 
 
 def _title_spans(model: TemplateModel, key: str) -> Iterator[tuple[str, int, int]]:

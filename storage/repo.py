@@ -338,8 +338,10 @@ def learn_listed_lastmods(session: Session, source_id: str, lastmods: dict[str, 
         when = lastmods[key]
         if (held is None or held < when) and (aid not in best or best[aid] < when):
             best[aid] = when
-    for aid, when in best.items():
-        session.execute(update(Article).where(Article.id == aid).values(listed_lastmod=when))
+    if best:  # one executemany on the connection, not a statement per article
+        session.connection().execute(
+            update(Article).where(Article.id == bindparam("aid")).values(listed_lastmod=bindparam("when")),
+            [{"aid": aid, "when": when} for aid, when in best.items()])
 
 
 def revisit_batch(session: Session, source_id: str, after: tuple[dt.datetime | None, int], limit: int,

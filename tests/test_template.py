@@ -234,7 +234,7 @@ def test_learning_counts_pages_and_loads_only_what_a_page_needs(factory: session
         assert tpl.apply(extract(3, see_also=4), some).text == tpl.apply(extract(3, see_also=4), everything).text
 
 
-@pytest.mark.parametrize("batch", [200, 5])  # the run's versions are read a batch at a time (5: three batches)
+@pytest.mark.parametrize("batch", [tpl.REFINE_BATCH, 5])  # the run's versions are read a batch at a time (5: three batches)
 def test_refine_fixes_the_cold_start_in_place_and_only_for_this_run(factory: sessionmaker[Session], batch: int,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from storage.models import Capture, Version

@@ -40,6 +40,7 @@ from storage import failures, repo
 from storage.db import create_private_file, make_engine, make_session_factory, retrying, sqlite_path
 from storage.migrate import ensure_current
 from storage.models import CrawlRun
+from storage.reserve import DiskReserve
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +149,8 @@ def run_status(finish_reason: str | None, stats: dict[str, Any] | None = None,
     """(status, why) of a crawl from its finish reason and what its requests became."""
     if finish_reason == "shutdown":
         return "interrupted", "stopped by a signal (SIGINT/SIGTERM); what was archived is kept"
+    if finish_reason == "archive_error":
+        return "failed", f"the archive could not be written: {(stats or {}).get('archive/error', 'unknown error')}"
     if finish_reason not in FINISHED_REASONS:
         return "failed", f"finish reason: {finish_reason}"
     why = judge(stats or {}, given_up)
@@ -353,17 +356,19 @@ def crawl(settings: Settings, sources: list[Source], trigger: str = "manual",
     """
     verbose = log_level.upper() in ("INFO", "DEBUG")
     target = (log_file or default_log_file(settings)) if progress is not None and not verbose else None
-    with crawl_logging(verbose, target) as used:
+    with crawl_logging(verbose, target) as used, DiskReserve(sqlite_path(settings.db_url)) as reserve:
         engine = open_archive(settings)
         factory = make_session_factory(engine)
         reap_stale_runs(factory)
+        # room for recording how the runs end even when the crawl fills the disk
+        reserve.take()
         with source_locks(settings.db_url, engine, [src.id for src in sources]) as busy:
             ready = [src for src in sources if src.id not in busy]
             for sid, why in busy.items():
                 logger.warning("%s: skipped: %s", sid, why)
             results = _record_skipped(factory, [s for s in sources if s.id in busy], busy, trigger) if busy else []
             if ready:
-                results += _crawl(settings, factory, ready, trigger, progress, log_level)
+                results += _crawl(settings, factory, ready, trigger, progress, log_level, reserve)
         engine.dispose()
     for r in results:
         r.log_file = str(used) if used else None
@@ -409,7 +414,8 @@ def _results(crawlers: list[tuple[Source, Any]], run_ids: dict[str, int], t0: fl
 
 
 def _crawl(settings: Settings, factory: Any, sources: list[Source], trigger: str,
-           progress: Callable[[list[tuple[Source, Any]]], Any] | None, log_level: str) -> list[SourceResult]:
+           progress: Callable[[list[tuple[Source, Any]]], Any] | None, log_level: str,
+           reserve: DiskReserve) -> list[SourceResult]:
     from scrapy.crawler import CrawlerProcess
 
     from crawler.spider import SourceSpider
@@ -424,6 +430,7 @@ def _crawl(settings: Settings, factory: Any, sources: list[Source], trigger: str
             return  # the crawl ended on its own meanwhile
         ExtractorPool.shared().stop()
         results = _results(crawlers, run_ids, t0, forced=why)
+        reserve.give_back()
         recorder = threading.Thread(target=_record_results, args=(factory, results), daemon=True)
         recorder.start()
         recorder.join(RECORD_TIMEOUT_S)  # not recorded: the next crawl marks the runs 'killed'
@@ -471,6 +478,7 @@ def _crawl(settings: Settings, factory: Any, sources: list[Source], trigger: str
                     process.start(install_signal_handlers=False)
             finally:
                 ExtractorPool.shared().close()
+        reserve.give_back()
         finishing.acquire()
         results = _results(crawlers, run_ids, t0)
         if stopper.requested:

@@ -146,6 +146,7 @@ class ArchivePipeline:
                 # the archive is unusable (disk full, read-only...): stop instead of failing every page;
                 # scheduled, not awaited, since closing waits for this very item
                 self._closing = True
+                self.stats.set_value("archive/error", str(getattr(e, "orig", e)).strip().split("\n")[0][:300])
                 self._close_task = asyncio.ensure_future(
                     self.crawler.engine.close_spider_async(reason="archive_error"))
             raise DropItem(f"archive write failed: {e}") from None

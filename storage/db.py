@@ -117,6 +117,18 @@ def describe(target: Engine | str) -> str:
 _checked: set[Path] = set()
 
 
+FULL_BELOW = 256 << 10  # SQLite's WAL and shared-memory files alone take about 100 kB
+
+
+def disk_free(directory: Path) -> int | None:
+    """Bytes an unprivileged writer may still use on the disk holding ``directory`` (None: unknown)."""
+    try:
+        st = os.statvfs(directory)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return None
+    return st.f_bavail * st.f_frsize
+
+
 def check_sqlite_file(path: Path) -> None:
     """Refuse an existing file that is not a vnarchive archive *before* anything is written to it (the WAL
     switch of every writer connection would otherwise change a foreign database it then refuses).
@@ -140,6 +152,11 @@ def check_sqlite_file(path: Path) -> None:
         finally:
             con.close()
     except sqlite3.DatabaseError as e:
+        free = disk_free(path.parent)
+        if free is not None and free < FULL_BELOW:
+            # SQLite cannot make the archive's WAL and shared-memory files there and says only "disk I/O error"
+            raise ArchiveError(f"the disk holding {path} is full ({free >> 10} kB free): free some space "
+                               "and run the command again") from None
         raise ArchiveError(f"{path} is not a usable database ({e}): refusing to touch it") from None
     if tables and "alembic_version" not in tables:
         raise ArchiveError(f"{path} holds tables but no vnarchive schema version: refusing to touch a database "

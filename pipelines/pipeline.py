@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from scrapy.exceptions import DropItem, NotConfigured
@@ -285,11 +285,27 @@ def write_pages(factory: sessionmaker[Session], pages: list[tuple[Any, ...]]) ->
         return [store_page(session, *args) for args in pages]
 
 
+def refine_run(factory: sessionmaker[Session], source: Source, run_id: int,
+               extract: Callable[..., Extracted | Skipped] | None = None) -> int:
+    """``template.refine_run_versions``, a transaction per batch: one transaction over a first crawl's thousands
+    of versions held the archive's write lock for as long as the re-extraction took (other processes' crawls
+    waited, then failed on 'database is locked'), and every improved version in memory.  A refinement stopped
+    half-way leaves versions refined or not, each whole; the next run or `vnarchive reextract` does the rest.
+    ``extract``: the worker pool's by default (CPU work in this thread would hold the GIL the crawls need)."""
+    with factory() as session:
+        model = template.refine_model(session, source.id)
+        ids = template.run_version_ids(session, source.id, run_id) if model is not None else []
+    if model is None:
+        return 0
+    extract = extract or ExtractorPool.shared().extract_blocking
+    return sum(_refine_batch(factory, source, batch, model, extract) for batch in template.refine_batches(ids))
+
+
 @retrying()
-def refine_run(factory: sessionmaker[Session], source: Source, run_id: int) -> int:
-    # re-extraction goes to the worker processes: CPU work in this thread would hold the GIL other crawls need
+def _refine_batch(factory: sessionmaker[Session], source: Source, ids: list[int], model: template.TemplateModel,
+                  extract: Callable[..., Extracted | Skipped]) -> int:
     with factory.begin() as session:
-        return template.refine_run_versions(session, source, run_id, extract=ExtractorPool.shared().extract_blocking)
+        return template.refine_versions(session, source, ids, model, extract)
 
 
 @retrying()

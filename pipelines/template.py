@@ -15,7 +15,7 @@ promo paragraph, the share bar) is template.  Three kinds of evidence are kept, 
 ``apply`` drops such paragraphs from an extraction, but never the page's own title, lead or first paragraph
 (other pages quote those), and never so many that the page loses its body.  The core is pure (``text_blocks``, ``TemplateModel``, ``apply``); the storage
 functions take a session and never commit.  A brand-new source is archived before its template is known, so
-``refine_run_versions`` re-extracts, at the end of a crawl, the versions that crawl created, from their own
+``refine_run_versions`` (``refine_versions`` a batch at a time) re-extracts, at the end of a crawl, the versions that crawl created, from their own
 captures, with everything learnt meanwhile.
 """
 
@@ -514,26 +514,27 @@ def prune_scheduled(session: Session, source_id: str) -> int:
     return pruned
 
 
-REFINE_BATCH = 200  # versions (with their captures' bodies) in memory at once while a run is refined
+REFINE_BATCH = 200  # versions refined in one transaction (their captures' bodies in memory at once)
 
 
-def _run_versions(session: Session, source_id: str, run_id: int) -> Iterator[Any]:
-    """(version, capture) of each article's latest version that run ``run_id`` created, a batch at a time: a
-    first crawl's thousands of versions and page bodies, all read at once, were held at the end of the crawl."""
+def run_version_ids(session: Session, source_id: str, run_id: int) -> list[int]:
+    """The ids of the latest versions run ``run_id`` created for ``source_id`` whose page body is kept."""
     from storage.models import Article, Capture, Version
 
     latest = (select(Version.article_id, func.max(Version.number).label("n"))
               .group_by(Version.article_id).subquery())
-    ids = list(session.execute(
+    return list(session.execute(
         select(Version.id)
         .join(Capture, Capture.id == Version.capture_id)
         .join(Article, Article.id == Version.article_id)
         .join(latest, (latest.c.article_id == Version.article_id) & (latest.c.n == Version.number))
         .where(Capture.run_id == run_id, Article.source_id == source_id, Capture.body.is_not(None))
         .order_by(Version.id)).scalars())
+
+
+def refine_batches(ids: list[int]) -> Iterator[list[int]]:
     for i in range(0, len(ids), REFINE_BATCH):
-        yield from session.execute(select(Version, Capture).join(Capture, Capture.id == Version.capture_id)
-                                   .where(Version.id.in_(ids[i:i + REFINE_BATCH])).order_by(Version.id)).all()
+        yield ids[i:i + REFINE_BATCH]
 
 
 def _would_change(model: TemplateModel, version: Any) -> bool:
@@ -554,18 +555,35 @@ def refine_run_versions(session: Session, source: Any, run_id: int,
     earlier runs are never touched; a version that turns out identical to the one before it is removed (the
     "edit" was only the template being learnt).  ``extract`` is the extractor (pipelines.extract.extract_article,
     or the worker pool's): passed in, as pipelines.extract itself uses this module.  Returns how many versions
-    changed."""
-    from storage.models import Article, TemplatePages, Version
+    changed.  All in ``session``'s transaction; the crawl's own refinement (pipelines.pipeline.refine_run)
+    commits a batch at a time instead."""
+    if (model := refine_model(session, source.id)) is None:
+        return 0
+    return sum(refine_versions(session, source, batch, model, extract)
+               for batch in refine_batches(run_version_ids(session, source.id, run_id)))
+
+
+def refine_model(session: Session, source_id: str) -> TemplateModel | None:
+    """The whole template, read once for a refinement (None: nothing learnt, nothing to refine)."""
+    from storage.models import TemplatePages
+
+    if not session.execute(select(TemplatePages.pages).where(TemplatePages.source_id == source_id)).scalar():
+        return None
+    return load_model(session, source_id)
+
+
+def refine_versions(session: Session, source: Any, ids: list[int], model: TemplateModel,
+                    extract: Callable[..., Extracted | Skipped]) -> int:
+    """``refine_run_versions`` for the versions ``ids`` (a batch of ``run_version_ids``), flushed: what changed
+    is not held in the session past the batch.  Returns how many versions changed."""
+    from storage.models import Article, Capture, Version
     from storage.repo import Content, capture_body, strip_nul
 
-    if not session.execute(select(TemplatePages.pages).where(TemplatePages.source_id == source.id)).scalar():
-        return 0
     changed = 0
-    model: TemplateModel | None = None
-    for version, cap in _run_versions(session, source.id, run_id):
-        # one read of the whole table, not one probe per version (those cost a second crawl's CPU: issue 12)
-        if model is None:
-            model = load_model(session, source.id)
+    rows = session.execute(select(Version, Capture).join(Capture, Capture.id == Version.capture_id)
+                           .where(Version.id.in_(ids)).order_by(Version.id)).all()
+    for version, cap in rows:
+        # one read of the whole table (model), not one probe per version (those cost a second crawl's CPU)
         if not _would_change(model, version):
             continue
         body = capture_body(cap)
@@ -611,6 +629,8 @@ def refine_run_versions(session: Session, source: Any, run_id: int,
         version.utc_offset_minutes = int(offset.total_seconds() // 60) if offset is not None else None
         version.extractor, version.extractor_version = content.extractor, content.extractor_version
         changed += 1
+    # changed objects are held by the session until flushed: without this a first crawl's refinement kept
+    # every version it improved (text and all) to its end
     session.flush()
     return changed
 

@@ -268,6 +268,38 @@ def test_refine_fixes_the_cold_start_in_place_and_only_for_this_run(factory: ses
         assert tpl.refine_run_versions(s, SOURCE, cold, extract_article) == 0  # idempotent
 
 
+def test_the_crawls_refinement_commits_a_batch_at_a_time_with_the_same_result(
+        factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    """pipelines.pipeline.refine_run (the end of a crawl): a transaction per REFINE_BATCH versions, so the
+    archive's write lock is free between batches; what it leaves is what one transaction leaves."""
+    from sqlalchemy import event
+
+    from pipelines.pipeline import refine_run
+    from storage.models import Version
+
+    monkeypatch.setattr(tpl, "REFINE_BATCH", 5)
+    cold = crawl(factory, [(i, page(i, see_also=(i + 1) % 12)) for i in range(12)])
+    with factory() as s:
+        before = {v.id: v.text for v in s.execute(select(Version)).scalars()}
+    commits: list[object] = []
+
+    def committed(conn: object) -> None:
+        commits.append(conn)
+
+    engine = factory.kw["bind"]
+    event.listen(engine, "commit", committed)
+    try:
+        changed = refine_run(factory, SOURCE, cold, extract_article)
+    finally:
+        event.remove(engine, "commit", committed)
+    assert len(commits) == 3  # 12 versions, batches of 5
+    with factory() as s:
+        after = {v.id: v.text for v in s.execute(select(Version)).scalars()}
+    assert changed == sum(after[v] != before[v] for v in before) >= 3
+    assert not any(PROMO in text for text in after.values())
+    assert refine_run(factory, SOURCE, cold, extract_article) == 0  # idempotent
+
+
 def test_refine_removes_an_edit_that_was_only_the_template_being_learnt(factory: sessionmaker[Session]) -> None:
     """The site swaps its promo line on every page: a refetched article looks edited until the new line is learnt;
     at the end of that run its new version equals the previous one and is removed, not kept as an edit."""

@@ -40,7 +40,7 @@ from storage import failures, repo
 from storage.db import create_private_file, make_engine, make_session_factory, retrying, sqlite_path
 from storage.migrate import ensure_current
 from storage.models import CrawlRun
-from storage.reserve import DiskReserve
+from storage.reserve import DiskReserve, pid_alive
 
 logger = logging.getLogger(__name__)
 
@@ -157,18 +157,6 @@ def run_status(finish_reason: str | None, stats: dict[str, Any] | None = None,
     return ("failed", why) if why else ("finished", None)
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @retrying()
 def reap_stale_runs(factory: Any) -> int:
     """Runs left 'running' by a process that no longer exists (kill -9, power loss) are marked killed.  Only
@@ -181,7 +169,7 @@ def reap_stale_runs(factory: Any) -> int:
     with factory.begin() as s:
         for run in s.execute(select(CrawlRun).where(CrawlRun.status == "running", or_(
                 CrawlRun.host == host_name(), CrawlRun.host.is_(None)))).scalars():
-            if not _pid_alive(run.pid):
+            if not pid_alive(run.pid):
                 run.status, run.ended_at, run.error = "killed", repo.utcnow(), "the crawl process disappeared"
                 n += 1
     return n

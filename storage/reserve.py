@@ -24,7 +24,10 @@ RESERVE = 1 << 20  # a run's end is a few pages of WAL; 1 MiB leaves a wide marg
 SMALLEST = 16 << 10  # a run's end, about three WAL frames
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` of this host exists (a pid kept in a run's row or a reserve file's name)."""
+    if not pid:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -94,7 +97,7 @@ class DiskReserve:
         stem = self.path.name.rsplit("-", 1)[0] + "-"
         for other in self.path.parent.glob(f"{glob.escape(stem)}*"):
             pid = other.name[len(stem):]
-            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
                 with contextlib.suppress(OSError):
                     other.unlink()
 

@@ -29,7 +29,7 @@ from pipelines.items import ArchiveOutcome, Extracted, PageStatus, RawPage, Skip
 from pipelines.workers import ExtractionStopped, ExtractorPool
 from pipelines.writer import ArchiveWriter
 from storage import pending
-from storage.db import is_transient, make_engine, make_session_factory, retrying
+from storage.db import db_error_line, is_transient, make_engine, make_session_factory, retrying
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class ArchivePipeline:
                 # the archive is unusable (disk full, read-only...): stop instead of failing every page;
                 # scheduled, not awaited, since closing waits for this very item
                 self._closing = True
-                self.stats.set_value("archive/error", str(getattr(e, "orig", e)).strip().split("\n")[0][:300])
+                self.stats.set_value("archive/error", db_error_line(e)[:300])
                 self._close_task = asyncio.ensure_future(
                     self.crawler.engine.close_spider_async(reason="archive_error"))
             raise DropItem(f"archive write failed: {e}") from None
@@ -287,8 +287,9 @@ def write_pages(factory: sessionmaker[Session], pages: list[tuple[Any, ...]]) ->
 
 def refine_run(factory: sessionmaker[Session], source: Source, run_id: int,
                extract: Callable[..., Extracted | Skipped] | None = None) -> int:
-    """``template.refine_run_versions``, a transaction per batch: one transaction over a first crawl's thousands
-    of versions held the archive's write lock for as long as the re-extraction took (other processes' crawls
+    """The versions run ``run_id`` created for ``source``, re-extracted with the template learnt meanwhile
+    (``template.refine_versions``); versions of earlier runs are never touched.  A transaction per batch: one
+    transaction over a first crawl's thousands of versions held the archive's write lock for as long as the re-extraction took (other processes' crawls
     waited, then failed on 'database is locked'), and every improved version in memory.  A refinement stopped
     half-way leaves versions refined or not, each whole; the next run or `vnarchive reextract` does the rest.
     ``extract``: the worker pool's by default (CPU work in this thread would hold the GIL the crawls need)."""

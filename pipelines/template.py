@@ -15,8 +15,8 @@ promo paragraph, the share bar) is template.  Three kinds of evidence are kept, 
 ``apply`` drops such paragraphs from an extraction, but never the page's own title, lead or first paragraph
 (other pages quote those), and never so many that the page loses its body.  The core is pure (``text_blocks``, ``TemplateModel``, ``apply``); the storage
 functions take a session and never commit.  A brand-new source is archived before its template is known, so
-``refine_run_versions`` (``refine_versions`` a batch at a time) re-extracts, at the end of a crawl, the versions that crawl created, from their own
-captures, with everything learnt meanwhile.
+``refine_versions`` re-extracts, at the end of a crawl (pipelines.pipeline.refine_run), the versions that crawl
+created, from their own captures, with everything learnt meanwhile.
 """
 
 from __future__ import annotations
@@ -548,21 +548,6 @@ def _would_change(model: TemplateModel, version: Any) -> bool:
     return apply(stored, model).text != stored.text
 
 
-def refine_run_versions(session: Session, source: Any, run_id: int,
-                        extract: Callable[..., Extracted | Skipped]) -> int:
-    """Re-extract the versions run ``run_id`` created for ``source`` from their own captures with the template
-    as it stands now, and update those that improve, in place (new content hash included).  Versions of
-    earlier runs are never touched; a version that turns out identical to the one before it is removed (the
-    "edit" was only the template being learnt).  ``extract`` is the extractor (pipelines.extract.extract_article,
-    or the worker pool's): passed in, as pipelines.extract itself uses this module.  Returns how many versions
-    changed.  All in ``session``'s transaction; the crawl's own refinement (pipelines.pipeline.refine_run)
-    commits a batch at a time instead."""
-    if (model := refine_model(session, source.id)) is None:
-        return 0
-    return sum(refine_versions(session, source, batch, model, extract)
-               for batch in refine_batches(run_version_ids(session, source.id, run_id)))
-
-
 def refine_model(session: Session, source_id: str) -> TemplateModel | None:
     """The whole template, read once for a refinement (None: nothing learnt, nothing to refine)."""
     from storage.models import TemplatePages
@@ -574,8 +559,12 @@ def refine_model(session: Session, source_id: str) -> TemplateModel | None:
 
 def refine_versions(session: Session, source: Any, ids: list[int], model: TemplateModel,
                     extract: Callable[..., Extracted | Skipped]) -> int:
-    """``refine_run_versions`` for the versions ``ids`` (a batch of ``run_version_ids``), flushed: what changed
-    is not held in the session past the batch.  Returns how many versions changed."""
+    """Re-extract the versions ``ids`` (a batch of ``run_version_ids``) from their own captures with the template
+    as it stands now (``model``, from ``refine_model``), and update those that improve, in place (new content
+    hash included); a version that turns out identical to the one before it is removed (the "edit" was only the
+    template being learnt).  ``extract`` is the extractor (pipelines.extract.extract_article, or the worker
+    pool's): passed in, as pipelines.extract itself uses this module.  Flushed: what changed is not held in the
+    session past the batch.  Returns how many versions changed."""
     from storage.models import Article, Capture, Version
     from storage.repo import Content, capture_body, strip_nul
 

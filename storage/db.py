@@ -215,6 +215,11 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def db_error_line(exc: BaseException) -> str:
+    """The database's own message (not SQLAlchemy's wrapping of it), first line."""
+    return (str(getattr(exc, "orig", exc)).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def is_transient(exc: BaseException) -> bool:
     """Lock contention worth retrying: SQLite's 'database is locked/busy', PostgreSQL serialization/deadlock."""
     if not isinstance(exc, OperationalError | DatabaseError):

@@ -15,6 +15,7 @@ from pipelines import template as tpl
 from pipelines.archive import content_of
 from pipelines.extract import extract_article
 from pipelines.items import Extracted, Skipped
+from pipelines.pipeline import refine_run
 
 NOW = dt.datetime(2024, 10, 3, 8, 0, tzinfo=dt.UTC)
 PROMO = "Mời bạn đọc theo dõi Bản tin Khoa học và Công nghệ phát sóng lúc 20 giờ thứ Bảy hằng tuần trên sóng Đài tỉnh."
@@ -253,19 +254,16 @@ def test_refine_fixes_the_cold_start_in_place_and_only_for_this_run(factory: ses
     assert sum(PROMO in text for _, text in before.values()) >= 3  # archived before the template was known
     later = crawl(factory, [(i, page(i, see_also=i - 1)) for i in range(12, 15)])
     assert not any(PROMO in text for _, text in versions(later).values())  # the template works online
-    with factory.begin() as s:
-        assert tpl.refine_run_versions(s, SOURCE, later, extract_article) == 0
+    assert refine_run(factory, SOURCE, later, extract_article) == 0
     assert versions(cold) == before  # refining a run never touches the versions of another
-    with factory.begin() as s:
-        changed = tpl.refine_run_versions(s, SOURCE, cold, extract_article)
+    changed = refine_run(factory, SOURCE, cold, extract_article)
     after = versions(cold)
     assert changed == sum(after[v] != before[v] for v in before) >= 3
     for vid, (sha, text) in after.items():
         assert PROMO not in text and "Bài viết liên quan" not in text
         # the version's identity is the page's extraction, not the cleaning: refining never changes it
         assert sha == before[vid][0]
-    with factory.begin() as s:
-        assert tpl.refine_run_versions(s, SOURCE, cold, extract_article) == 0  # idempotent
+    assert refine_run(factory, SOURCE, cold, extract_article) == 0  # idempotent
 
 
 def test_the_crawls_refinement_commits_a_batch_at_a_time_with_the_same_result(
@@ -274,7 +272,6 @@ def test_the_crawls_refinement_commits_a_batch_at_a_time_with_the_same_result(
     archive's write lock is free between batches; what it leaves is what one transaction leaves."""
     from sqlalchemy import event
 
-    from pipelines.pipeline import refine_run
     from storage.models import Version
 
     monkeypatch.setattr(tpl, "REFINE_BATCH", 5)
@@ -306,8 +303,7 @@ def test_refine_removes_an_edit_that_was_only_the_template_being_learnt(factory:
     from storage.models import Article, Version
 
     first = crawl(factory, [(i, page(i, see_also=(i + 1) % 10)) for i in range(10)])
-    with factory.begin() as s:
-        tpl.refine_run_versions(s, SOURCE, first, extract_article)
+    refine_run(factory, SOURCE, first, extract_article)
     promo2 = "Bạn đọc gửi tin, bài, ảnh về hoạt động của địa phương qua hộp thư điện tử của Ban biên tập Cổng."
 
     def swapped(i: int, see_also: int) -> bytes:
@@ -317,8 +313,7 @@ def test_refine_removes_an_edit_that_was_only_the_template_being_learnt(factory:
     with factory() as s:
         art = s.execute(select(Article).where(Article.canonical_url.endswith("/tin/0.html"))).scalar_one()
         assert art.current_version == 2  # looked like an edit when fetched
-    with factory.begin() as s:
-        assert tpl.refine_run_versions(s, SOURCE, second, extract_article) >= 1
+    assert refine_run(factory, SOURCE, second, extract_article) >= 1
     with factory() as s:
         art = s.execute(select(Article).where(Article.canonical_url.endswith("/tin/0.html"))).scalar_one()
         assert art.current_version == 1

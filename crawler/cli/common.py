@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from config import Settings, SourcesError, from_env, load_sources
 from config.sources import SourcesFile
-from storage.db import ArchiveError
+from storage.db import ArchiveError, db_error_line
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -65,7 +65,7 @@ def expected_errors() -> Iterator[None]:
         fail(f"{e.strerror or e}: {e.filename}" if e.filename else str(e), 1)
     except DBAPIError as e:
         # read-only file, disk full, server gone: name it, exit non-zero, no traceback
-        fail(f"archive database error: {str(getattr(e, 'orig', e)).strip().splitlines()[0]}", 1)
+        fail(f"archive database error: {db_error_line(e)}", 1)
 
 
 def settings_for(db: str | None = None, sources: Path | None = None) -> Settings:

@@ -30,6 +30,7 @@ from typing import Any
 
 from config.settings import Settings
 from config.sources import Source
+from crawler import memory
 from crawler.discovery import is_article
 from crawler.locks import source_locks
 from crawler.logtime import FORMAT, VietnamTimeFormatter
@@ -344,6 +345,7 @@ def crawl(settings: Settings, sources: list[Source], trigger: str = "manual",
     """
     verbose = log_level.upper() in ("INFO", "DEBUG")
     target = (log_file or default_log_file(settings)) if progress is not None and not verbose else None
+    memory.limit_arenas()  # before the writer's and Scrapy's threads start
     with crawl_logging(verbose, target) as used, DiskReserve(sqlite_path(settings.db_url)) as reserve:
         engine = open_archive(settings)
         factory = make_session_factory(engine)
@@ -458,6 +460,7 @@ def _crawl(settings: Settings, factory: Any, sources: list[Source], trigger: str
         ExtractorPool.shared().warm(wait=0.0)
         if not stopper.requested:
             display = progress(crawlers) if progress else None
+            trimmer = memory.trim_periodically()
             try:
                 if display is not None:
                     with display:
@@ -465,6 +468,8 @@ def _crawl(settings: Settings, factory: Any, sources: list[Source], trigger: str
                 else:
                     process.start(install_signal_handlers=False)
             finally:
+                if trimmer is not None and trimmer.running:
+                    trimmer.stop()
                 ExtractorPool.shared().close()
         reserve.give_back()
         finishing.acquire()

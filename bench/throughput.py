@@ -135,6 +135,18 @@ def _tree(root_pid: int) -> list[int]:
     return out
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float | None:
+    """The process's own CPU so far (user + system, seconds); None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 def _rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -146,18 +158,30 @@ def _rss_mb(pid: int) -> float:
 
 
 class MemorySampler(threading.Thread):
-    """Every second: the largest process of the crawl's tree and the tree's sum (RSS, MB)."""
+    """Every second: the largest process of the crawl's tree and the tree's sum (RSS, MB), and each process's
+    CPU so far (the split between the crawl's main process and its extraction workers: a process's last second
+    before it exits is not seen, so the split is a close estimate; the total comes from the kernel)."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid, self.samples = pid, []  # type: ignore[var-annotated]
+        self.cpu: dict[int, float] = {}
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(1.0):
-            rss = [_rss_mb(p) for p in _tree(self.pid)]
+            pids = _tree(self.pid)
+            rss = [_rss_mb(p) for p in pids]
+            for p in pids:
+                if (used := _cpu_s(p)) is not None:
+                    self.cpu[p] = used
             if rss:
                 self.samples.append((max(rss), sum(rss)))
+
+    def split(self) -> tuple[float, float]:
+        """(main process, the other processes of the tree) CPU seconds, as last sampled."""
+        main = self.cpu.get(self.pid, 0.0)
+        return main, sum(v for p, v in self.cpu.items() if p != self.pid)
 
 
 def crawl(sources: Path, db: Path, timeout: float) -> dict[str, Any]:
@@ -190,8 +214,9 @@ def crawl(sources: Path, db: Path, timeout: float) -> dict[str, Any]:
         raise BenchError(f"the crawl exited {rc}: see {db.parent / 'crawl.stderr'}")
     peak = max((s[0] for s in mem.samples), default=0.0)
     tree = max((s[1] for s in mem.samples), default=0.0)
+    main_cpu, workers_cpu = mem.split()
     return {"wall": wall, "cpu": cpu, "articles": articles, "peak_mb": peak, "tree_mb": tree,
-            "memory": mem.samples}
+            "memory": mem.samples, "main_cpu": main_cpu, "workers_cpu": workers_cpu}
 
 
 def memory_lines(samples: list[tuple[float, float]], points: int = 12) -> list[str]:
@@ -256,6 +281,8 @@ def report(label: str, c: dict[str, Any], plain_s: float, as_json: bool) -> None
         "cpu_ms_per_article": round(c["cpu"] / n * 1000, 1), "plain_ms_per_article": round(plain_s * 1000, 1),
         "cpu_ratio": round(c["cpu"] / n / plain_s, 2), "cores_used": round(c["cpu"] / c["wall"], 2),
         "peak_process_mb": round(c["peak_mb"]), "peak_tree_mb": round(c["tree_mb"]),
+        "main_ms_per_article": round(c["main_cpu"] / n * 1000, 1),
+        "workers_ms_per_article": round(c["workers_cpu"] / n * 1000, 1),
     }
     if as_json:
         print(json.dumps(figures))
@@ -268,6 +295,8 @@ def report(label: str, c: dict[str, Any], plain_s: float, as_json: bool) -> None
     print(f"| 2-core extraction bound | {bound:.1f} | | 2 |")
     print(f"share of the bound {rate / bound:.1%}; cpu_ratio {figures['cpu_ratio']}; "
           f"peak RSS {figures['peak_process_mb']} MB (largest process), {figures['peak_tree_mb']} MB (tree)")
+    print(f"CPU per article by process (sampled every second): main process (crawl, archive writer) "
+          f"{figures['main_ms_per_article']} ms, extraction workers {figures['workers_ms_per_article']} ms")
     for line in memory_lines(c["memory"]):
         print(line)
 

@@ -53,6 +53,7 @@ from crawler.discovery import (
 from crawler.revisit import KnownArticle, changed_since_capture
 from crawler.revisit_store import ArchiveView, learn_lastmods, save_listing_state
 from pipelines.items import PageStatus, RawPage
+from pipelines.pipeline import wake_engine
 from pipelines.urls import clean_url
 
 logger = logging.getLogger(__name__)
@@ -469,11 +470,8 @@ class SourceSpider(scrapy.Spider):
         self._revisit_stage = "scheduled"
         if not task.cancelled() and task.exception() is not None:
             logger.error("%s: picking revisits failed: %s", self.source.id, task.exception())
-        # the engine looks at an idle spider again only on its next request or its heartbeat (every 5 s): with
-        # no revisit to crawl, nothing would ask before then, and every crawl would end up to 5 s late
-        nextcall = getattr(getattr(self.crawler.engine, "_slot", None), "nextcall", None)
-        if nextcall is not None:
-            nextcall.schedule()
+        # with no revisit to crawl, nothing would ask before the heartbeat: every crawl would end up to 5 s late
+        wake_engine(self.crawler.engine)
 
     def sitemaps_complete(self, live: int) -> bool:
         """Whether this run's sitemaps listed the whole site, so that a live article missing from them may

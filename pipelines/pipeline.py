@@ -97,6 +97,14 @@ def load_pending(factory: sessionmaker[Session], capture_id: int) -> RawPage | N
         return _raw_page(st) if st is not None else None
 
 
+def wake_engine(engine: Any) -> None:
+    """Have Scrapy's engine look for work now: it would look again only on its next response or its heartbeat
+    (every 5 s), so an unpaused engine, or an idle spider given nothing to crawl, would wait up to 5 s."""
+    nextcall = getattr(getattr(engine, "_slot", None), "nextcall", None)
+    if nextcall is not None:
+        nextcall.schedule()
+
+
 class ArchivePipeline:
     """Extract in the worker pool, write in the single archive-writer thread; count every outcome."""
 
@@ -171,10 +179,7 @@ class ArchivePipeline:
             if self._paused_by_us and self._unstored <= UNSTORED_LIMIT:
                 self._paused_by_us = False
                 engine.unpause()
-                # the engine would look again only on its next response or its heartbeat (every 5 s)
-                nextcall = getattr(getattr(engine, "_slot", None), "nextcall", None)
-                if nextcall is not None:
-                    nextcall.schedule()
+                wake_engine(engine)
 
     def _count(self, outcome: ArchiveOutcome) -> None:
         self.stats.inc_value(f"archive/{outcome.kind}")

@@ -32,6 +32,7 @@ from config.settings import Settings
 from config.sources import Source
 from crawler import memory
 from crawler.discovery import is_article
+from crawler.frontier import FrontierDirs
 from crawler.locks import source_locks
 from crawler.logtime import FORMAT, VietnamTimeFormatter
 from crawler.middlewares import outcomes_of
@@ -108,6 +109,12 @@ def summarize(source_id: str, run_id: int, stats: dict[str, Any]) -> SourceResul
         elif k.startswith("robots/"):  # robots:server_error, robots:challenge, robots:unreachable...
             errors[k.replace("/", ":")] = int(v)
     r.errors = errors
+    on_disk, in_memory = int(stats.get("scheduler/enqueued/disk", 0)), int(stats.get("scheduler/enqueued/memory", 0))
+    if in_memory:  # every request the spider makes pickles (tests/test_frontier.py): one that did not is a bug
+        logger.warning("%s: %d requests could not wait on disk and were held in memory (%d on disk)", source_id,
+                       in_memory, on_disk)
+    else:
+        logger.info("%s: %d requests waited on disk", source_id, on_disk)
     r.finish_reason = stats.get("finish_reason")
     start, end = stats.get("start_time"), stats.get("finish_time")
     if start and end:
@@ -432,7 +439,7 @@ def _crawl(settings: Settings, factory: Any, sources: list[Source], trigger: str
             sys.stdout.flush()
         os._exit(EXIT_INTERRUPTED)
 
-    with Stopper(force) as stopper:
+    with Stopper(force) as stopper, FrontierDirs() as frontier:
         with factory.begin() as s:
             repo.ensure_sources(s, [(src.id, src.name) for src in sources])
             run_ids.update({src.id: repo.start_run(s, src.id, trigger, pid=os.getpid()).id for src in sources})
@@ -442,7 +449,9 @@ def _crawl(settings: Settings, factory: Any, sources: list[Source], trigger: str
             if not src.verify_certificates:
                 logger.warning("%s: HTTPS certificates are not verified (verify_certificates = false in the "
                                "sources file)", src.id)
-            spidercls = type(f"SourceSpider_{src.id}", (SourceSpider,), {"custom_settings": source_settings(src)})
+            # the requests not yet sent wait on disk, not in this process (crawler/frontier.py)
+            custom = {**source_settings(src), **frontier.settings(src.id)}
+            spidercls = type(f"SourceSpider_{src.id}", (SourceSpider,), {"custom_settings": custom})
             crawler = process.create_crawler(spidercls)
             # the spider asks the archive what it knows; the URLs earlier crawls gave up on are handed to it
             process.crawl(crawler, source=src, run_id=run_ids[src.id], now=now,

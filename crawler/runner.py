@@ -32,7 +32,7 @@ from config.settings import Settings
 from config.sources import Source
 from crawler import memory
 from crawler.discovery import is_article
-from crawler.frontier import FrontierDirs
+from crawler.frontier import FRONTIER_ERROR, FrontierDirs
 from crawler.locks import source_locks
 from crawler.logtime import FORMAT, VietnamTimeFormatter
 from crawler.middlewares import outcomes_of
@@ -159,6 +159,10 @@ def run_status(finish_reason: str | None, stats: dict[str, Any] | None = None,
         return "interrupted", "stopped by a signal (SIGINT/SIGTERM); what was archived is kept"
     if finish_reason == "archive_error":
         return "failed", f"the archive could not be written: {(stats or {}).get('archive/error', 'unknown error')}"
+    if finish_reason == FRONTIER_ERROR:
+        return "failed", (f"the crawl's queue of requests on disk (in TMPDIR) could not be read back: "
+                          f"{(stats or {}).get('scheduler/disk_lost', 'some')} requests were not sent; "
+                          "the next crawl finds them again")
     if finish_reason not in FINISHED_REASONS:
         return "failed", f"finish reason: {finish_reason}"
     why = judge(stats or {}, given_up)

@@ -4,6 +4,7 @@ folder of the run's own that is gone when the crawl ends."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import pickle
 import subprocess
@@ -141,3 +142,82 @@ def test_a_disk_queue_that_fails_leaves_the_requests_in_memory(tmp_path: Path) -
         assert sched.next_request() is None
     finally:
         sched.close("finished")
+
+
+# a real write failure: the disk queue's file may not grow past LIMIT bytes (RLIMIT_FSIZE, SIGXFSZ ignored, so
+# the write fails with EFBIG as on a full disk), in a process of its own
+_FULL_DISK = """
+import asyncio, json, resource, signal, sys
+from scrapy.utils.test import get_crawler
+from crawler.frontier import FrontierScheduler
+from crawler.spider import SourceSpider
+from tests.test_frontier import SOURCE
+
+limit, n, jobdir, min_free = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+FrontierScheduler.MIN_FREE, FrontierScheduler.CHECK_EVERY = min_free, 16
+
+class Engine:
+    reasons = []
+    async def close_spider_async(self, reason):
+        Engine.reasons.append(reason)
+
+async def main():
+    crawler = get_crawler(SourceSpider, {"JOBDIR": jobdir,
+                                         "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.ScrapyPriorityQueue"})
+    spider = SourceSpider.from_crawler(crawler, source=SOURCE)
+    crawler.spider, crawler.engine = spider, Engine()
+    sched = FrontierScheduler.from_crawler(crawler)
+    sched.open(spider)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    for i in range(n):
+        req = spider._listing_request(f"https://baoquocte.vn/chuyen-muc-{i}/" + "x" * 200, 1)
+        assert sched.enqueue_request(req)
+    popped = []
+    while (req := sched.next_request()) is not None:
+        popped.append(req.url)
+    await asyncio.sleep(0)
+    sched.close("finished")
+    stats = crawler.stats.get_stats()
+    print(json.dumps({"popped": len(popped), "unique": len(set(popped)), "reasons": Engine.reasons,
+                      **{k.split("/", 1)[1]: v for k, v in stats.items() if k.startswith("scheduler/")}}))
+
+asyncio.run(main())
+"""
+
+
+def _fill_disk(tmp_path: Path, limit: int, n: int, min_free: int = 0) -> dict[str, Any]:
+    r = subprocess.run([sys.executable, "-c", _FULL_DISK, str(limit), str(n), str(tmp_path / "job"), str(min_free)],
+                       cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return dict(json.loads(r.stdout.strip().splitlines()[-1]))
+
+
+def test_a_disk_that_fails_under_the_frontier_loses_no_request_silently(tmp_path: Path) -> None:
+    roomy = _fill_disk(tmp_path / "a", 1 << 30, 200)  # the control: the same pushes with room for them
+    assert roomy["popped"] == roomy["unique"] == 200 and roomy["enqueued/disk"] == 200 and roomy["reasons"] == []
+    for limit in (8_000, 20_000, 50_000):
+        full = _fill_disk(tmp_path / str(limit), limit, 200)
+        assert full["disk_failed"] == 1, full  # the first write that failed, then memory only
+        assert full["enqueued/memory"] > 0 and full["enqueued/disk"] + full["enqueued/memory"] == 200, full
+        lost = full.get("disk_lost", 0)
+        assert full["popped"] == full["unique"] and full["popped"] + lost == 200, full  # sent or counted
+        # requests that could not be read back end the crawl as failed (a later crawl finds them again)
+        assert full["reasons"] == (["frontier_error"] if lost else []), full
+
+
+def test_a_filling_disk_is_left_before_a_write_fails_and_every_request_is_sent(tmp_path: Path) -> None:
+    # less free space than MIN_FREE, seen at the 16th push (CHECK_EVERY): 15 wait on disk, the rest in memory
+    st = os.statvfs(tmp_path)
+    free = st.f_bavail * st.f_frsize
+    full = _fill_disk(tmp_path, 1 << 30, 200, min_free=free + (1 << 40))
+    assert full["disk_full"] == 1 and full["enqueued/disk"] == 15 and full["enqueued/memory"] == 185, full
+    assert full["popped"] == full["unique"] == 200 and "disk_lost" not in full and full["reasons"] == [], full
+
+
+def test_a_crawl_stopped_by_its_frontier_is_a_failed_run_that_says_why() -> None:
+    from crawler.runner import run_status
+
+    status, why = run_status("frontier_error", {"scheduler/disk_lost": 24})
+    assert status == "failed" and why is not None
+    assert "24 requests were not sent" in why and "TMPDIR" in why and "next crawl" in why

@@ -118,33 +118,31 @@ def realpages_site(work: Path) -> tuple[Path, Path, tuple[str, int]]:
 
 # ---------------------------------------------------------------- the crawl, measured
 
-def _tree(root_pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d))
-    out, todo = [], [root_pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children.get(p, ()))
-    return out
-
-
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_s(pid: int) -> float | None:
-    """The process's own CPU so far (user + system, seconds); None once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / TICK
+def _tree(root_pid: int) -> dict[int, float]:
+    """The processes of ``root_pid``'s tree, each with its own CPU so far (user + system, seconds): one read of
+    each /proc/PID/stat gives both its parent and its CPU."""
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
+                ppid, used = int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+            cpu[int(d)] = used
+    out: dict[int, float] = {}
+    todo = [root_pid]
+    while todo:
+        p = todo.pop()
+        if p in cpu:
+            out[p] = cpu[p]
+        todo.extend(children.get(p, ()))
+    return out
 
 
 def _rss_mb(pid: int) -> float:
@@ -170,11 +168,9 @@ class MemorySampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(1.0):
-            pids = _tree(self.pid)
-            rss = [_rss_mb(p) for p in pids]
-            for p in pids:
-                if (used := _cpu_s(p)) is not None:
-                    self.cpu[p] = used
+            tree = _tree(self.pid)
+            rss = [_rss_mb(p) for p in tree]
+            self.cpu.update(tree)
             if rss:
                 self.samples.append((max(rss), sum(rss)))
 

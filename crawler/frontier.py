@@ -36,7 +36,7 @@ _NAME = re.compile(rf"^{PREFIX}(\d+)-")
 
 
 class FrontierDirs:
-    """``with FrontierDirs() as f: f.jobdir(source_id)``: one JOBDIR per source, all under a folder of this
+    """``with FrontierDirs() as f: f.settings(source_id)``: one JOBDIR per source, all under a folder of this
     run's in the system's temporary directory, removed on exit."""
 
     def __init__(self, base: Path | None = None) -> None:

@@ -110,11 +110,10 @@ def summarize(source_id: str, run_id: int, stats: dict[str, Any]) -> SourceResul
             errors[k.replace("/", ":")] = int(v)
     r.errors = errors
     on_disk, in_memory = int(stats.get("scheduler/enqueued/disk", 0)), int(stats.get("scheduler/enqueued/memory", 0))
-    if in_memory:  # every request the spider makes pickles (tests/test_frontier.py): one that did not is a bug
-        logger.warning("%s: %d requests could not wait on disk and were held in memory (%d on disk)", source_id,
-                       in_memory, on_disk)
-    else:
-        logger.info("%s: %d requests waited on disk", source_id, on_disk)
+    logger.info("%s: %d requests waited on disk, %d in memory", source_id, on_disk, in_memory)
+    if stats.get("scheduler/unserializable"):  # every request the spider makes pickles (tests/test_frontier.py)
+        logger.warning("%s: %d requests could not be pickled and were held in memory", source_id,
+                       int(stats["scheduler/unserializable"]))
     r.finish_reason = stats.get("finish_reason")
     start, end = stats.get("start_time"), stats.get("finish_time")
     if start and end:

@@ -99,7 +99,7 @@ def test_a_crawl_keeps_its_frontier_on_disk_and_leaves_nothing(serve_site, tmp_p
     env = {"VNARCHIVE_DB": db, "VNARCHIVE_SOURCES": str(tmp_path / "sources.toml"), "TMPDIR": str(temp)}
     r = run_cli("crawl", "fixture", "--quiet", "--verbose", env=env)
     assert r.returncode == 0, r.stderr
-    assert "requests waited on disk" in r.stderr and "held in memory" not in r.stderr
+    assert "requests waited on disk, 0 in memory" in r.stderr and "held in memory" not in r.stderr
     waited = int(r.stderr.split(" requests waited on disk")[0].rsplit(" ", 1)[1])
     assert waited >= 6  # the six articles at least, and the listings and sitemaps
     con = archive_sql(db)

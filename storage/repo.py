@@ -207,26 +207,36 @@ def known_article_rows(session: Session, source_id: str) -> Iterator[Any]:
     yield from session.execute(stmt)
 
 
-# Built once: constructing 16 (band, hash) conditions per page cost the archive writer more than the query.
-# ``band IN (...) AND hash IN (...)`` probes the (band, hash) index (a row-value IN scans the table in SQLite);
-# it also admits a band's row whose hash is another band's, a 64-bit coincidence the similarity check discards.
-_STORY_CANDIDATES = (
-    select(Article.id, Article.story_id, ArticleSignature.signature)
-    .join(ArticleSignature, ArticleSignature.article_id == Article.id)
-    .where(Article.id.in_(
-        select(StoryBand.article_id)
-        .where(StoryBand.band.in_(bindparam("bands", expanding=True)),
-               StoryBand.hash.in_(bindparam("hashes", expanding=True)),
-               StoryBand.article_id != bindparam("exclude"))
-        .distinct())))
+def _story_candidates(n: int) -> Any:
+    """Articles with one of ``n`` given (band, hash) pairs: ``(band = :b0 AND hash = :h0) OR ...``, one exact
+    probe of the (band, hash) index per band (SQLite's MULTI-INDEX OR; a bitmap OR on PostgreSQL).  The
+    ``band IN (...) AND hash IN (...)`` it replaces probed every band with every hash (256 probes: 0.42 ms
+    against 0.04 at 100,000 articles) and a row-value IN scans the table in SQLite.  Built once per n:
+    constructing the conditions per page cost the archive writer more than the query."""
+    pairs = [and_(StoryBand.band == bindparam(f"b{i}"), StoryBand.hash == bindparam(f"h{i}")) for i in range(n)]
+    return (select(Article.id, Article.story_id, ArticleSignature.signature)
+            .join(ArticleSignature, ArticleSignature.article_id == Article.id)
+            .where(Article.id.in_(
+                select(StoryBand.article_id)
+                .where(or_(*pairs), StoryBand.article_id != bindparam("exclude"))
+                .distinct())))
+
+
+_STORY_CANDIDATES: dict[int, Any] = {}
 
 
 def story_candidates(session: Session, bands: Sequence[tuple[int, int]], exclude: int) -> list[Any]:
     """Articles sharing at least one LSH band: (article_id, story_id, signature) rows."""
-    if not bands:
+    pairs = sorted(set(bands))
+    if not pairs:
         return []
-    return list(session.execute(_STORY_CANDIDATES, {"bands": sorted({b for b, _ in bands}),
-                                                    "hashes": sorted({h for _, h in bands}), "exclude": exclude}))
+    stmt = _STORY_CANDIDATES.get(len(pairs))
+    if stmt is None:
+        stmt = _STORY_CANDIDATES.setdefault(len(pairs), _story_candidates(len(pairs)))
+    params: dict[str, int] = {"exclude": exclude}
+    for i, (b, h) in enumerate(pairs):
+        params[f"b{i}"], params[f"h{i}"] = b, h
+    return list(session.execute(stmt, params))
 
 
 def set_signature(session: Session, article_id: int, signature: bytes, shingles: int,

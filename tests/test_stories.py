@@ -186,6 +186,32 @@ def test_story_candidates_finds_band_sharing_articles(session_factory) -> None: 
         assert repo.story_candidates(s, [], exclude=a) == []
 
 
+def test_story_candidates_match_a_band_with_its_own_hash_only(session_factory) -> None:  # type: ignore[no-untyped-def]
+    with session_factory.begin() as s:
+        repo.ensure_sources(s, [("bao", "Bao")])
+        a, b = _article(s, 1), _article(s, 2)
+        sig = signature(ORIGINAL)
+        repo.set_signature(s, a, sig, 10, [(3, 12345), *((n, -n) for n in range(4, 16))])
+        s.flush()
+        assert repo.story_candidates(s, [(5, 12345)], exclude=b) == []  # the hash of another band
+        assert {r[0] for r in repo.story_candidates(s, [(5, 1), (3, 12345)], exclude=b)} == {a}
+        assert {r[0] for r in repo.story_candidates(s, [(4, -4), (4, -4)], exclude=b)} == {a}  # repeated pair
+
+
+def test_story_candidates_probe_the_band_index_once_a_band(session_factory, db_url) -> None:  # type: ignore[no-untyped-def]
+    if not db_url.startswith("sqlite:"):
+        pytest.skip("SQLite's query plan")
+    with session_factory.begin() as s:
+        compiled = repo._story_candidates(16).compile(s.get_bind())
+        given = compiled.construct_params({"exclude": 0, **{f"b{i}": i for i in range(16)},
+                                           **{f"h{i}": i for i in range(16)}})
+        args = tuple(given[k] for k in compiled.positiontup or ())
+        plan = [row[-1] for row in s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", args)]
+    searches = [p for p in plan if "story_bands" in p]
+    assert len(searches) == 16 and all("USING INDEX ix_story_bands_band_hash (band=? AND hash=?)" in p
+                                       for p in searches), plan
+
+
 def test_set_signature_replaces_the_previous_one(session_factory) -> None:  # type: ignore[no-untyped-def]
     with session_factory.begin() as s:
         repo.ensure_sources(s, [("bao", "Bao")])

@@ -121,8 +121,8 @@ def _validators(headers: dict[str, str]) -> tuple[str | None, str | None]:
 
 
 def _capture(session: Session, source: Source, raw: RawPage, run_id: int | None, capture_id: int | None, *,
-             outcome: str, article_id: int | None = None, decode_errors: int = 0, keep_body: bool = True) -> Any:
-    """The page's capture: its pending capture settled, or (a page archived straight away) a new one."""
+             outcome: str, article_id: int | None = None, decode_errors: int = 0, keep_body: bool = True) -> int:
+    """The page's capture id: its pending capture settled, or (a page archived straight away) a new one."""
     if capture_id is not None:
         return pending.settle(session, capture_id, outcome=outcome, article_id=article_id,
                               decode_errors=decode_errors, keep_body=keep_body)
@@ -139,7 +139,7 @@ def archive_page(session: Session, source: Source, raw: RawPage, result: Extract
     if isinstance(result, Skipped):
         cap = _capture(session, source, raw, run_id, capture_id, outcome=f"skipped:{result.reason}",
                        decode_errors=result.decode_errors)
-        repo.record_skip(session, source.id, raw.url, result.reason, cap.id, when)
+        repo.record_skip(session, source.id, raw.url, result.reason, cap, when)
         return ArchiveOutcome("skipped", reason=result.reason)
 
     urls = _urls(source, raw, result)
@@ -173,19 +173,20 @@ def archive_page(session: Session, source: Source, raw: RawPage, result: Extract
     moved: dict[str, object] = {"moved": True} if _detect_move(session, source, article, raw, result, when) else {}
     if not changed:
         return ArchiveOutcome("unchanged", article.id, latest.number if latest else None, extra=moved)
-    v = repo.add_version(session, article, content, cap.id, when)
-    _link_story(session, article, result.signature, result.shingle_count)
+    v = repo.add_version(session, article, content, cap, when)
+    _link_story(session, article, result.signature, result.shingle_count, first=is_new)
     return ArchiveOutcome("new" if is_new else "updated", article.id, v.number, extra=moved)
 
 
-def _link_story(session: Session, article: Article, signature: bytes, shingle_count: int) -> None:
-    """Near-duplicate copies (other URLs, other sources) join one story; looked up by LSH bands."""
+def _link_story(session: Session, article: Article, signature: bytes, shingle_count: int, first: bool = False) -> None:
+    """Near-duplicate copies (other URLs, other sources) join one story; looked up by LSH bands.  ``first``: the
+    article's first version (it has no signature to replace)."""
     if not signature:
         return
     bands = stories.bands(signature)
     matches = [(aid, sid) for aid, sid, sig in repo.story_candidates(session, bands, article.id)
                if stories.similarity(signature, sig) >= stories.SAME_STORY_JACCARD]
-    repo.set_signature(session, article.id, signature, shingle_count, bands)
+    repo.set_signature(session, article.id, signature, shingle_count, bands, replace=not first)
     if matches:
         repo.join_story(session, article.id, matches)
 

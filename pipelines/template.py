@@ -461,9 +461,9 @@ def learn_page(session: Session, source_id: str, ex: Extracted, when: dt.datetim
             index_elements=["source_id", "block_hash"],
             set_={"pages": table.c.pages + 1, "last_seen": stmt.excluded.last_seen}), rows)
     stmt = dialect_insert(session, TemplatePages).values(source_id=source_id, pages=1)
-    session.execute(stmt.on_conflict_do_update(index_elements=["source_id"],
-                                               set_={"pages": TemplatePages.pages + 1}))
-    pages = session.execute(select(TemplatePages.pages).where(TemplatePages.source_id == source_id)).scalar() or 0
+    pages = session.execute(stmt.on_conflict_do_update(index_elements=["source_id"],
+                                                       set_={"pages": TemplatePages.pages + 1})
+                            .returning(TemplatePages.pages)).scalar() or 0
     if pages % PRUNE_EVERY == 0:
         prune_scheduled(session, source_id)
 

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from storage import repo
@@ -41,26 +41,28 @@ def store(session: Session, *, source_id: str, run_id: int | None, url: str, fin
           headers: dict[str, str], fetched_at: dt.datetime, body: bytes, page: dict[str, Any],
           sha256: str | None = None) -> int:
     """Commit-to-be a fetched page: a capture with its bytes, outcome ``pending``; returns the capture id."""
-    cap = repo.store_capture(session, source_id=source_id, run_id=run_id, url=url, final_url=final_url,
-                             status=status, headers=headers, fetched_at=fetched_at, body=body, outcome=PENDING,
-                             sha256=sha256)
-    session.add(PendingPage(capture_id=cap.id, source_id=source_id, page=page))
-    session.flush()
-    return cap.id
+    cap_id = repo.store_capture(session, source_id=source_id, run_id=run_id, url=url, final_url=final_url,
+                                status=status, headers=headers, fetched_at=fetched_at, body=body, outcome=PENDING,
+                                sha256=sha256)
+    session.connection().execute(insert(PendingPage).values(capture_id=cap_id, source_id=source_id,
+                                                                      page=page))
+    return cap_id
 
 
 def settle(session: Session, capture_id: int, *, outcome: str, article_id: int | None = None,
-           decode_errors: int = 0, keep_body: bool = True) -> Capture:
-    """The pending capture gets what became of it; the page is no longer pending."""
-    cap = session.get(Capture, capture_id)
-    if cap is None:  # deleted meanwhile (its source removed): nothing to settle
-        raise LookupError(f"capture {capture_id} is gone")
-    cap.outcome, cap.article_id, cap.decode_errors = outcome, article_id, decode_errors
+           decode_errors: int = 0, keep_body: bool = True) -> int:
+    """The pending capture gets what became of it; the page is no longer pending.  Returns the capture id.
+    Core statements (see ``repo.store_capture``)."""
+    values: dict[str, Any] = {"outcome": outcome, "article_id": article_id, "decode_errors": decode_errors}
     if not keep_body:
-        cap.body = None  # an unchanged refetch keeps its headers and hash, not another copy of the bytes
-    session.execute(delete(PendingPage).where(PendingPage.capture_id == capture_id))
-    session.flush()
-    return cap
+        values["body"] = None  # an unchanged refetch keeps its headers and hash, not another copy of the bytes
+    session.flush()  # the article it names first
+    conn = session.connection()
+    if conn.execute(update(Capture).where(Capture.id == capture_id).values(**values)) \
+            .rowcount == 0:  # deleted meanwhile (its source removed): nothing to settle
+        raise LookupError(f"capture {capture_id} is gone")
+    conn.execute(delete(PendingPage).where(PendingPage.capture_id == capture_id))
+    return capture_id
 
 
 def pending_ids(session: Session, source_id: str) -> list[int]:

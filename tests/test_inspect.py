@@ -176,7 +176,7 @@ def skip(f: sessionmaker[Session], url: str, reason: str, when: dt.datetime, sou
         repo.ensure_sources(s, [(source, source.upper())])
         cap = repo.store_capture(s, source_id=source, run_id=None, url=url, final_url=url, status=200, headers={},
                                  fetched_at=when, body=b"<html></html>", outcome=f"skipped:{reason}")
-        repo.record_skip(s, source, url, reason, cap.id, when)
+        repo.record_skip(s, source, url, reason, cap, when)
 
 
 @pytest.fixture

@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import repo
+from storage.models import Capture
 from storage.search import QueryError, check, parse_query, rebuild, search
 from tests.conftest import archive_sql, is_sqlite
 
@@ -38,8 +39,8 @@ def put(factory: sessionmaker[Session], url: str, title: str, body: str, *, lead
         repo.add_urls(s, a.id, [(url, url)], when)
         content = repo.Content(title=title, lead=lead, text=body, author=None, published=published, modified=None,
                                language="vi", page_canonical=url, extractor="test", extractor_version="1")
-        repo.add_version(s, a, content, cap.id, when)
-        cap.article_id = a.id
+        repo.add_version(s, a, content, cap, when)
+        s.execute(update(Capture).where(Capture.id == cap).values(article_id=a.id))
         return a.id
 
 

@@ -197,7 +197,7 @@ def store(session: Session, run_id: int, i: int, ex: Extracted | Skipped, body: 
     content = repo.Content(title=ex.title, lead=ex.lead, text=ex.text, author=ex.author, published=ex.published,
                            modified=ex.modified, language=ex.language, page_canonical=ex.page_canonical,
                            extractor=ex.extractor, extractor_version=ex.extractor_version, identity=identity)
-    return repo.add_version(session, art, content, cap.id, NOW).id
+    return repo.add_version(session, art, content, cap, NOW).id
 
 
 def crawl(factory: sessionmaker[Session], pages: list[tuple[int, bytes]]) -> int:

@@ -82,11 +82,11 @@ def _fill(engine: Engine) -> dict[str, int]:
                                            fetched_at=when, body=f"<html>{i}</html>".encode(), outcome="archived"))
         a = repo.create_article(s, "bao", "http://bao.test/a", t1, early)
         repo.add_urls(s, a.id, [("http://bao.test/a", "bao.test/a")], t1)
-        repo.add_version(s, a, _content("Bão số 3", "Gió mạnh cấp 12.", early), caps[0].id, t1)
-        repo.add_version(s, a, _content("Bão số 3 đổ bộ", "Gió mạnh cấp 13.", early), caps[1].id,
+        repo.add_version(s, a, _content("Bão số 3", "Gió mạnh cấp 12.", early), caps[0], t1)
+        repo.add_version(s, a, _content("Bão số 3 đổ bộ", "Gió mạnh cấp 13.", early), caps[1],
                          t1 + dt.timedelta(days=1))
         # a re-extraction: a third version from the second version's capture, with its event
-        repo.add_version(s, a, _content("Bão số 3 đổ bộ Quảng Ninh", "Gió mạnh cấp 13.", early), caps[1].id,
+        repo.add_version(s, a, _content("Bão số 3 đổ bộ Quảng Ninh", "Gió mạnh cấp 13.", early), caps[1],
                          t1 + dt.timedelta(days=2))
         repo.record_event(s, a.id, "reextracted", t1 + dt.timedelta(days=2), "2.0/a -> 2.0/b")
         repo.record_event(s, a.id, "removed", t1 + dt.timedelta(days=3), "HTTP 404")

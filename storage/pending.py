@@ -44,8 +44,7 @@ def store(session: Session, *, source_id: str, run_id: int | None, url: str, fin
     cap_id = repo.store_capture(session, source_id=source_id, run_id=run_id, url=url, final_url=final_url,
                                 status=status, headers=headers, fetched_at=fetched_at, body=body, outcome=PENDING,
                                 sha256=sha256)
-    session.connection().execute(insert(PendingPage).values(capture_id=cap_id, source_id=source_id,
-                                                                      page=page))
+    session.connection().execute(insert(PendingPage).values(capture_id=cap_id, source_id=source_id, page=page))
     return cap_id
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -215,6 +216,7 @@ def known_article_rows(session: Session, source_id: str) -> Iterator[Any]:
     yield from session.execute(stmt)
 
 
+@functools.cache  # one statement per band count (16 in practice)
 def _story_candidates(n: int) -> Any:
     """Articles with one of ``n`` given (band, hash) pairs: ``(band = :b0 AND hash = :h0) OR ...``, one exact
     probe of the (band, hash) index per band (SQLite's MULTI-INDEX OR; a bitmap OR on PostgreSQL).  The
@@ -230,21 +232,15 @@ def _story_candidates(n: int) -> Any:
                 .distinct())))
 
 
-_STORY_CANDIDATES: dict[int, Any] = {}
-
-
 def story_candidates(session: Session, bands: Sequence[tuple[int, int]], exclude: int) -> list[Any]:
     """Articles sharing at least one LSH band: (article_id, story_id, signature) rows."""
     pairs = sorted(set(bands))
     if not pairs:
         return []
-    stmt = _STORY_CANDIDATES.get(len(pairs))
-    if stmt is None:
-        stmt = _STORY_CANDIDATES.setdefault(len(pairs), _story_candidates(len(pairs)))
     params: dict[str, int] = {"exclude": exclude}
     for i, (b, h) in enumerate(pairs):
         params[f"b{i}"], params[f"h{i}"] = b, h
-    return list(session.execute(stmt, params))
+    return list(session.execute(_story_candidates(len(pairs)), params))
 
 
 def set_signature(session: Session, article_id: int, signature: bytes, shingles: int,

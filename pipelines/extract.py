@@ -82,6 +82,7 @@ from pipelines.metadata import (
     read_meta,
     shown_offset,
     strip_site_suffix,
+    texts_remembered,
 )
 from pipelines.template import text_blocks
 from pipelines.urls import same_site
@@ -335,23 +336,33 @@ _NOT_SHOWN = frozenset({"head", "script", "style", "noscript", "template", "titl
 
 def _standfirst(root: Any, pm: PageMeta) -> str:
     """The page's description when the page also shows it (the standfirst under the headline), else ''."""
+    descriptions = []
     for raw in (pm.jsonld.get("description"), pm.meta("og:description"), pm.meta("description"),
                 pm.meta("twitter:description")):
         desc = clean_text(html_lib.unescape(raw)) if isinstance(raw, str) else ""
-        if len(desc) < 40 or "<" in desc:
-            continue
+        if len(desc) >= 40 and "<" not in desc:
+            descriptions.append(desc)
+    body = root.find("body")
+    top = body if body is not None else root
+    texts: dict[Any, str] = {}  # each element's text once, whatever the number of descriptions
+    for desc in dict.fromkeys(descriptions):  # pages repeat one description in three tags
         key, n = desc.casefold(), len(desc)
-        body = root.find("body")
-        for el in (body if body is not None else root).iter():
+        # in document order; an element (and what is below it) that is never shown is passed over, and so is what
+        # is below an element whose text is already too short: a descendant's text is part of its ancestor's
+        todo = [top]
+        while todo:
+            el = todo.pop()
             if not isinstance(el.tag, str) or el.tag in _NOT_SHOWN:
                 continue
-            t = el.text_content()
-            if not 0.9 * n <= len(t.strip()) <= 1.5 * n + 20:
+            t = texts.get(el)
+            if t is None:
+                t = texts[el] = el.text_content()
+            size = len(t.strip())
+            if size < 0.9 * n:
                 continue
-            if any(isinstance(a.tag, str) and a.tag in _NOT_SHOWN for a in el.iterancestors()):
-                continue
-            if clean_text(t).casefold() == key:
+            if size <= 1.5 * n + 20 and clean_text(t).casefold() == key:
                 return clean_text(t)
+            todo.extend(reversed(el))
     return ""
 
 
@@ -468,6 +479,9 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
             root = lhtml.document_fromstring(_OPEN_TITLE.sub(r"\1\2</title>", text_html, count=1))
     except (etree.ParserError, ValueError):
         return Skipped("unparseable", decoded.decode_errors)
+    # every element's Python proxy held for the whole extraction: the many walks over the tree below then reuse
+    # them instead of building new ones (lxml.html calls a Python class lookup for each proxy it builds)
+    proxies = list(root.iter())  # noqa: F841
     pm = read_meta(root)
     drop_embeds(root)  # quoted social posts are not the article's text, in either reading
     floor_text = whole_page_text(root, url)  # before anything else of ours touches the tree (it reads a copy)
@@ -485,43 +499,46 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     for el in select(root, hints.prune_selectors):
         drop(el)
 
-    title, title_el = _find_title(root, pm, hints)
-    title = _declared_headline(pm, title) if title else title
-    title = choose_title(pm, title, [pm.meta("og:site_name") or "", pm.meta("application-name") or ""])
-    site_names = {n.casefold() for n in (pm.meta("og:site_name"), pm.meta("application-name")) if n}
-    publisher = pm.jsonld.get("publisher")
-    if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
-        site_names.add(publisher["name"].casefold())
+    # the headline, the dates and the byline read the same tree, unchanged until the pruning below: each
+    # element's text is read once for all of them
+    with texts_remembered():
+        title, title_el = _find_title(root, pm, hints)
+        title = _declared_headline(pm, title) if title else title
+        title = choose_title(pm, title, [pm.meta("og:site_name") or "", pm.meta("application-name") or ""])
+        site_names = {n.casefold() for n in (pm.meta("og:site_name"), pm.meta("application-name")) if n}
+        publisher = pm.jsonld.get("publisher")
+        if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
+            site_names.add(publisher["name"].casefold())
 
-    # dates: structured metadata first, the visible date line next to the headline to refine or fill in
-    pub_meta = pm.jsonld.get("datePublished") or pm.meta(
-        "article:published_time", "pubdate", "datepublished", "publishdate", "dc.date.issued", "dc.date",
-        "og:article:published_time", "date")
-    pub_meta = pub_meta if isinstance(pub_meta, str) else None
-    mod_meta = pm.jsonld.get("dateModified") or pm.meta("article:modified_time", "lastmod", "datemodified",
-                                                       "og:updated_time", "dc.date.modified")
-    # a visible time without offset is in the zone the page's own metadata states its times in
-    visible = find_visible_date(root, title_el, page_zone([pub_meta, mod_meta]))
-    published = best_datetime([
-        (parse_iso(pub_meta), iso_has_time(pub_meta)),
-        (visible[0], visible[1]) if visible else (None, False),
-    ])
-    if published is not None and visible and visible[1] and published.utcoffset() != visible[0].utcoffset() \
-            and abs((published - visible[0]).total_seconds()) < 60:
-        # the same instant: keep the offset the page shows its readers (SEO plugins write UTC)
-        published = published.astimezone(visible[0].tzinfo)
-    elif published is not None and visible and visible[1] and iso_has_time(pub_meta) \
-            and (zone := shown_offset(published, visible[0])) is not None:
-        # metadata in UTC, the page's wall clock in its newsroom's zone: the same instant in that zone
-        published = published.astimezone(zone)
-    modified = plausible(parse_iso(mod_meta if isinstance(mod_meta, str) else None)) or find_visible_update(root)
-    if published is None and modified is not None:
-        # a page that shows only when it was last updated (old portals print "Cập nhật lúc ..." alone): that
-        # is the earliest time known of it
-        published = modified
+        # dates: structured metadata first, the visible date line next to the headline to refine or fill in
+        pub_meta = pm.jsonld.get("datePublished") or pm.meta(
+            "article:published_time", "pubdate", "datepublished", "publishdate", "dc.date.issued", "dc.date",
+            "og:article:published_time", "date")
+        pub_meta = pub_meta if isinstance(pub_meta, str) else None
+        mod_meta = pm.jsonld.get("dateModified") or pm.meta("article:modified_time", "lastmod", "datemodified",
+                                                           "og:updated_time", "dc.date.modified")
+        # a visible time without offset is in the zone the page's own metadata states its times in
+        visible = find_visible_date(root, title_el, page_zone([pub_meta, mod_meta]))
+        published = best_datetime([
+            (parse_iso(pub_meta), iso_has_time(pub_meta)),
+            (visible[0], visible[1]) if visible else (None, False),
+        ])
+        if published is not None and visible and visible[1] and published.utcoffset() != visible[0].utcoffset() \
+                and abs((published - visible[0]).total_seconds()) < 60:
+            # the same instant: keep the offset the page shows its readers (SEO plugins write UTC)
+            published = published.astimezone(visible[0].tzinfo)
+        elif published is not None and visible and visible[1] and iso_has_time(pub_meta) \
+                and (zone := shown_offset(published, visible[0])) is not None:
+            # metadata in UTC, the page's wall clock in its newsroom's zone: the same instant in that zone
+            published = published.astimezone(zone)
+        modified = plausible(parse_iso(mod_meta if isinstance(mod_meta, str) else None)) or find_visible_update(root)
+        if published is None and modified is not None:
+            # a page that shows only when it was last updated (old portals print "Cập nhật lúc ..." alone): that
+            # is the earliest time known of it
+            published = modified
 
-    author, author_el = _author(pm, root, site_names)
-    author = normalise_author(author)
+        author, author_el = _author(pm, root, site_names)
+        author = normalise_author(author)
 
     container = None
     for el in select(root, hints.content_selectors):

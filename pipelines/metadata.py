@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import html as html_lib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +35,31 @@ def clean_text(s: str | None) -> str:
     return nfc(" ".join((s or "").split()))
 
 
+# node_text's memory while ``texts_remembered`` holds: the element's text, for walks over a tree nobody changes
+_REMEMBERED: contextvars.ContextVar[dict[Any, str] | None] = contextvars.ContextVar("node_texts", default=None)
+
+
 def node_text(el: Any) -> str:
-    return clean_text(el.text_content()) if el is not None else ""
+    if el is None:
+        return ""
+    memo = _REMEMBERED.get()
+    if memo is None:
+        return clean_text(el.text_content())
+    text = memo.get(el)
+    if text is None:
+        text = memo[el] = clean_text(el.text_content())
+    return text
+
+
+@contextlib.contextmanager
+def texts_remembered() -> Iterator[None]:
+    """Within: ``node_text`` reads each element's text once (several passes over one tree each read most of its
+    elements); the tree must not change meanwhile.  Per thread (a context variable), so threads never share it."""
+    token = _REMEMBERED.set({})
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
 
 
 @dataclass(slots=True)

@@ -122,7 +122,8 @@ def prune(root: Any, keep: list[Any]) -> None:
     for el in list(root.iter()):
         if not isinstance(el.tag, str) or el in protected or el.getparent() is None:
             continue
-        if _BOILER.search(_PAGE_BUILDER.sub(" ", cls(el))):
+        names = cls(el)
+        if names != " " and _BOILER.search(_PAGE_BUILDER.sub(" ", names)):  # most elements have no class or id
             drop(el)
 
 

@@ -15,6 +15,7 @@ Vietnamese pages arrive in UTF-8 (composed or decomposed), in windows-1258 (decl
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -147,15 +148,17 @@ _WORD_EDGE = "\"'“”‘’()[]{}.,;:!?…"
 
 def legacy_encoding(text: str) -> str | None:
     """'tcvn3' or 'vni' when the text is Vietnamese in a legacy font encoding (by its commonest words)."""
-    tcvn = vni = words = 0
-    for w in text[:300_000].casefold().split():  # the first 300k characters are evidence enough
+    tokens = text[:300_000].casefold().split()  # the first 300k characters are evidence enough
+    tcvn = vni = 0
+    # every legacy word has a non-ASCII letter: only those tokens are looked up (filtered in C, not in a loop)
+    for w in itertools.filterfalse(str.isascii, tokens):
         w = w.strip(_WORD_EDGE)
-        if not w:
-            continue
-        words += 1
         tcvn += w in _TCVN3_WORDS
         vni += w in _VNI_WORDS
     hits = max(tcvn, vni)
+    if hits < 5:
+        return None
+    words = sum(1 for w in tokens if w.strip(_WORD_EDGE))
     if hits < 5 or hits < 0.01 * words:
         return None
     return "tcvn3" if tcvn >= vni else "vni"

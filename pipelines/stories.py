@@ -67,17 +67,28 @@ def signature_of(sh: set[int]) -> bytes:
         return b""
     h = _reduce(np.fromiter(sh, dtype=np.uint64, count=len(sh)))  # < p < 2^61
     h1, h0 = h >> _U32, h & _LOW32
-    # a*h = a1*h1*2^64 + (a1*h0 + a0*h1)*2^32 + a0*h0, and 2^61 = 1 (mod p): each term folds below 2^61
-    x = (_A1 * h1) << _U3  # a1*h1*2^64 = 8*a1*h1 (mod p); a1, h1 < 2^29
+    # a*h = a1*h1*2^64 + (a1*h0 + a0*h1)*2^32 + a0*h0, and 2^61 = 1 (mod p): each term folds below 2^61.
+    # In place, on two 64 x n scratch arrays besides x (the temporaries cost a fifth of the time)
+    x = _A1 * h1
+    x <<= _U3  # a1*h1*2^64 = 8*a1*h1 (mod p); a1, h1 < 2^29
     mid = _A1 * h0
-    mid += _A0 * h1  # < 2^62
-    x += mid >> _U29  # mid*2^32 = (mid >> 29)*2^61 + (mid mod 2^29)*2^32
-    x += (mid & _LOW29) << _U32
-    lo = _A0 * h0
-    x += lo & _P
-    x += lo >> _U61
+    t = _A0 * h1
+    mid += t  # < 2^62
+    x += np.right_shift(mid, _U29, out=t)  # mid*2^32 = (mid >> 29)*2^61 + (mid mod 2^29)*2^32
+    mid &= _LOW29
+    mid <<= _U32
+    x += mid
+    lo = np.multiply(_A0, h0, out=mid)
+    x += np.bitwise_and(lo, _P, out=t)
+    lo >>= _U61
+    x += lo
     x += _B  # < 2^64 in all
-    mins = _reduce(x).min(axis=1)
+    # x mod p
+    np.right_shift(x, _U61, out=t)
+    x &= _P
+    x += t
+    np.subtract(x, _P, out=x, where=x >= _P)
+    mins = x.min(axis=1)
     return struct.pack(f"<{PERMUTATIONS}Q", *mins.tolist())
 
 

@@ -81,6 +81,20 @@ def test_legacy_detection_leaves_real_vietnamese_and_english_alone() -> None:
     assert legacy_encoding("") is None
 
 
+def test_every_legacy_word_has_a_non_ascii_letter() -> None:
+    """legacy_encoding looks up only the tokens that are not pure ASCII: a legacy word that is would be missed."""
+    from pipelines.decode import _TCVN3_WORDS, _VNI_WORDS
+
+    assert [w for w in _TCVN3_WORDS | _VNI_WORDS if w.isascii()] == []
+
+
+def test_legacy_words_count_with_their_punctuation_and_against_every_word() -> None:
+    words = "vµ cña ®· ng\xadêi nh÷ng cã"
+    assert legacy_encoding(f"({words}), ") == "tcvn3"
+    # five hits among more than 500 words are under 1 %: no verdict
+    assert legacy_encoding(f"{words} " + "word " * 600) is None
+
+
 def test_legacy_text_saved_as_utf8_is_recognised_too() -> None:
     """Mojibake converted to UTF-8 without converting the font ("Hµ Néi" stored as Unicode)."""
     tcvn = (PAGES / "tcvn3_legacy.html").read_bytes().decode("cp1252")

@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from pipelines.items import Extracted, Skipped
 from pipelines.metadata import byline_name
-from storage.repo import dialect_insert
+from storage.repo import insert_for
 
 logger = logging.getLogger(__name__)
 
@@ -448,22 +448,31 @@ def _frequent_rows(session: Session, source_id: str, low: int, pages: int) -> di
     return rows
 
 
-def learn_page(session: Session, source_id: str, ex: Extracted, when: dt.datetime) -> None:
-    """Count the page of a NEW article (not a revisit, not another URL of a known one) into the template."""
+@functools.cache
+def _learn_statements(dialect: str) -> tuple[Any, Any]:
+    """``learn_page``'s two upserts (a page's blocks; the source's page count, read back), built once per
+    dialect: building them for every page cost the archive writer more than running them."""
     from storage.models import TemplateBlock, TemplatePages
 
+    blocks, counted = TemplateBlock.__table__, TemplatePages.__table__
+    stmt = insert_for(dialect, blocks)
+    count_blocks = stmt.on_conflict_do_update(index_elements=["source_id", "block_hash"],
+                                              set_={"pages": blocks.c.pages + 1, "last_seen": stmt.excluded.last_seen})
+    count_page = (insert_for(dialect, counted).values(source_id=bindparam("source_id"), pages=1)
+                  .on_conflict_do_update(index_elements=["source_id"], set_={"pages": counted.c.pages + 1})
+                  .returning(counted.c.pages))
+    return count_blocks, count_page
+
+
+def learn_page(session: Session, source_id: str, ex: Extracted, when: dt.datetime) -> None:
+    """Count the page of a NEW article (not a revisit, not another URL of a known one) into the template."""
     rows = [{"source_id": source_id, "block_hash": h, "pages": 1, "sample": sample.replace("\x00", ""),
              "last_seen": when} for h, sample in page_hashes(ex).items()]
+    count_blocks, count_page = _learn_statements(session.get_bind().dialect.name)
+    conn = session.connection()
     if rows:  # one executemany per page, on the table (Core), not the ORM's bulk path: the writer's hot path
-        table = TemplateBlock.__table__
-        stmt = dialect_insert(session, table)
-        session.connection().execute(stmt.on_conflict_do_update(
-            index_elements=["source_id", "block_hash"],
-            set_={"pages": table.c.pages + 1, "last_seen": stmt.excluded.last_seen}), rows)
-    stmt = dialect_insert(session, TemplatePages).values(source_id=source_id, pages=1)
-    pages = session.execute(stmt.on_conflict_do_update(index_elements=["source_id"],
-                                                       set_={"pages": TemplatePages.pages + 1})
-                            .returning(TemplatePages.pages)).scalar() or 0
+        conn.execute(count_blocks, rows)
+    pages = conn.execute(count_page, {"source_id": source_id}).scalar() or 0
     if pages % PRUNE_EVERY == 0:
         prune_scheduled(session, source_id)
 

@@ -37,7 +37,12 @@ def utcnow() -> dt.datetime:
 
 def dialect_insert(session: Session, model: Any) -> Any:
     """INSERT ... ON CONFLICT for the session's dialect (SQLite and PostgreSQL)."""
-    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(model)
+    return insert_for(session.get_bind().dialect.name, model)
+
+
+def insert_for(dialect: str, model: Any) -> Any:
+    """INSERT ... ON CONFLICT for the dialect named ``dialect`` (for statements built once and kept)."""
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
 def strip_nul(s: str | None) -> str | None:

@@ -261,3 +261,23 @@ def test_the_editor_the_page_shows_is_not_the_writer() -> None:
     assert ex.author == "Naufal Zuhdi"
     ex = run(page(jsonld=ld, dateline='<div class="author-2">Naufal Zuhdi</div>'))
     assert ex.author == "Heryadi"  # no editor shown: the JSON-LD person stands
+
+
+def test_element_texts_are_remembered_only_inside_texts_remembered() -> None:
+    import threading
+
+    from lxml import html as lhtml
+
+    from pipelines.metadata import node_text, texts_remembered
+
+    p = lhtml.fromstring("<div><p>Hà  Nội</p></div>").find("p")
+    with texts_remembered():
+        assert node_text(p) == "Hà Nội"
+        p.text = "Huế"
+        assert node_text(p) == "Hà Nội"  # remembered: the tree must not change inside
+        seen: list[str] = []
+        other = threading.Thread(target=lambda: seen.append(node_text(p)))  # another thread reads afresh
+        other.start()
+        other.join()
+        assert seen == ["Huế"]
+    assert node_text(p) == "Huế"

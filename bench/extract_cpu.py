@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""CPU of the extraction worker's work per article, beside plain trafilatura on the same pages, one core, one run.
+
+    python3 bench/extract_cpu.py /var/tmp/vntp/archive.db --sources /var/tmp/vntp/vnweb-sources.toml
+    python3 bench/extract_cpu.py /var/tmp/vnrp/archive.db --sources /var/tmp/vnrp/realpages-sources.toml --template
+    python3 bench/extract_cpu.py ARCHIVE.db --profile            # and where the time goes (cProfile, top 30)
+
+The pages are the archived articles of an archive a crawl left (``bench/throughput.py --work DIR`` leaves one in
+DIR), their stored bytes.  Each is put through what an extraction worker does to it
+(``pipelines.workers._extract``: extraction, shingles, MinHash, template hashes), in this process, then plain
+``trafilatura.extract(html, output_format="json", with_metadata=True)`` runs on the same pages.  ``--template``
+also applies each source's template as the archive holds it now (the worker does that against the archive as it
+was when the page came in, a smaller template), and prints that part on its own.  With ``--sources`` each page
+gets its source's extraction settings; without, the defaults with any language accepted.
+
+This isolates the workers' share of ``throughput.py``'s figure from the crawl (fetching, the archive writer),
+for changes to extraction: their output is not checked here; the golden and fidelity tests do that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sqlite3
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from throughput import plain_trafilatura  # noqa: E402
+
+
+def pages_of(db: Path, limit: int) -> list[tuple[str, bytes, str]]:
+    """(final URL, body, source id) of the archived articles, in the order they were fetched."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = con.execute("select c.final_url, c.body, c.source_id from versions v join captures c "
+                           "on c.id = v.capture_id where c.body is not null order by c.id"
+                           + (f" limit {int(limit)}" if limit else "")).fetchall()
+    finally:
+        con.close()
+    return [(url, zlib.decompress(body), source) for url, body, source in rows]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("archive", type=Path, help="a SQLite archive a crawl left")
+    ap.add_argument("--sources", type=Path, help="the sources file of that crawl (each source's extraction settings)")
+    ap.add_argument("--limit", type=int, default=0, help="the first N archived articles only")
+    ap.add_argument("--template", action="store_true", help="also apply each source's stored template")
+    ap.add_argument("--profile", action="store_true", help="print where the worker's time goes (cProfile)")
+    a = ap.parse_args(argv)
+    if not a.archive.is_file():
+        print(f"extract_cpu: {a.archive}: no such archive", file=sys.stderr)
+        return 2
+
+    from config.sources import Extraction, load_sources
+    from pipelines.items import Extracted
+    from pipelines.workers import _extract, _template_text
+
+    hints: dict[str, Any] = {}
+    if a.sources:
+        hints = {s.id: s.extraction for s in load_sources(a.sources).sources}
+    anything = Extraction(languages=("*",))
+    pages = pages_of(a.archive, a.limit)
+    if not pages:
+        print(f"extract_cpu: {a.archive} holds no archived article with its page", file=sys.stderr)
+        return 2
+
+    def work() -> list[tuple[Any, str]]:
+        return [(_extract(body, url, None, hints.get(source, anything)), source) for url, body, source in pages]
+
+    work()  # warm: imports, caches, as a worker is before its first real page
+    t0 = time.process_time()
+    results = work()
+    ours = (time.process_time() - t0) / len(pages)
+    extracted = [(r, s) for r, s in results if isinstance(r, Extracted)]
+    template = None
+    if a.template and extracted:
+        db = f"sqlite:///{a.archive.resolve()}"
+        for r, s in extracted[:5]:
+            _template_text((db, s), r)
+        t0 = time.process_time()
+        for r, s in extracted:
+            _template_text((db, s), r)
+        template = (time.process_time() - t0) / len(extracted)
+    plain = plain_trafilatura([(url, body) for url, body, _ in pages])
+
+    print(f"{a.archive}: {len(pages)} archived articles ({len(extracted)} extracted again, "
+          f"{len(pages) - len(extracted)} skipped)")
+    print(f"extraction worker, one core:  {ours * 1000:7.2f} ms an article")
+    if template is not None:
+        print(f"  + the stored template:      {template * 1000:7.2f} ms an article")
+    print(f"plain trafilatura, one core:  {plain * 1000:7.2f} ms an article")
+    print(f"ratio (worker / plain): {(ours + (template or 0)) / plain:.2f}")
+    if a.profile:
+        prof = cProfile.Profile()
+        prof.enable()
+        work()
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

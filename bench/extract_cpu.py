@@ -22,10 +22,8 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
-import sqlite3
 import sys
 import time
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from throughput import plain_trafilatura  # noqa: E402
-
-
-def pages_of(db: Path, limit: int) -> list[tuple[str, bytes, str]]:
-    """(final URL, body, source id) of the archived articles, in the order they were fetched."""
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        rows = con.execute("select c.final_url, c.body, c.source_id from versions v join captures c "
-                           "on c.id = v.capture_id where c.body is not null order by c.id"
-                           + (f" limit {int(limit)}" if limit else "")).fetchall()
-    finally:
-        con.close()
-    return [(url, zlib.decompress(body), source) for url, body, source in rows]
+from throughput import archived_pages, plain_trafilatura  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.sources:
         hints = {s.id: s.extraction for s in load_sources(a.sources).sources}
     anything = Extraction(languages=("*",))
-    pages = pages_of(a.archive, a.limit)
+    pages = archived_pages(a.archive, a.limit)
     if not pages:
         print(f"extract_cpu: {a.archive} holds no archived article with its page", file=sys.stderr)
         return 2

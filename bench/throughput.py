@@ -237,14 +237,17 @@ def memory_lines(samples: list[tuple[float, float]], points: int = 12) -> list[s
 
 # ---------------------------------------------------------------- plain trafilatura on the same pages
 
-def archived_pages(db: Path) -> list[tuple[str, bytes]]:
+def archived_pages(db: Path, limit: int = 0) -> list[tuple[str, bytes, str]]:
+    """(final URL, body, source id) of the archived articles, in the order they were fetched (the first
+    ``limit`` only, when given)."""
     con = sqlite3.connect(db)
     try:
-        rows = con.execute("select c.final_url, c.body from versions v join captures c on c.id = v.capture_id "
-                           "where c.body is not null order by c.id").fetchall()
+        rows = con.execute("select c.final_url, c.body, c.source_id from versions v join captures c "
+                           "on c.id = v.capture_id where c.body is not null order by c.id"
+                           + (f" limit {int(limit)}" if limit else "")).fetchall()
     finally:
         con.close()
-    return [(url, zlib.decompress(body)) for url, body in rows]
+    return [(url, zlib.decompress(body), source) for url, body, source in rows]
 
 
 def plain_trafilatura(pages: list[tuple[str, bytes]], sample: int = 0) -> float:
@@ -316,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         site, sources, probe = realpages_site(work) if a.realpages else vnweb_site(a, work)
         with nginx(site, probe):
             c = crawl(sources, work / "archive.db", a.timeout)
-        pages = archived_pages(work / "archive.db")
+        pages = [(url, body) for url, body, _ in archived_pages(work / "archive.db")]
         if not pages:
             raise BenchError("nothing was archived: see the crawl's stderr in " + str(work))
         plain = plain_trafilatura(pages, a.baseline_sample)

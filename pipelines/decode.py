@@ -159,6 +159,6 @@ def legacy_encoding(text: str) -> str | None:
     if hits < 5:
         return None
     words = sum(1 for w in tokens if w.strip(_WORD_EDGE))
-    if hits < 5 or hits < 0.01 * words:
+    if hits < 0.01 * words:
         return None
     return "tcvn3" if tcvn >= vni else "vni"

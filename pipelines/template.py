@@ -409,9 +409,9 @@ def load_model(session: Session, source_id: str, ex: Extracted | None = None) ->
     conn = session.connection()
     blocks, counted = TemplateBlock.__table__.c, TemplatePages.__table__.c
     pages = conn.execute(select(counted.pages).where(counted.source_id == source_id)).scalar() or 0
-    q = select(blocks.block_hash, blocks.pages).where(blocks.source_id == source_id)
     if ex is None:
-        return TemplateModel(counts=dict(conn.execute(q).all()), pages=pages)
+        every = select(blocks.block_hash, blocks.pages).where(blocks.source_id == source_id)
+        return TemplateModel(counts=dict(conn.execute(every).all()), pages=pages)
     model = TemplateModel(pages=pages, counts=dict(_frequent_rows(session, source_id, model_threshold(pages),
                                                                   pages)))
     asked: set[str] = set(model.counts)

@@ -26,6 +26,7 @@ from config.sources import Source
 from pipelines import template
 from pipelines.archive import apply_status, archive_page, archive_same_bytes
 from pipelines.items import ArchiveOutcome, Extracted, PageStatus, RawPage, Skipped
+from pipelines.refine import refine_run
 from pipelines.workers import ExtractionStopped, ExtractorPool
 from pipelines.writer import ArchiveWriter
 from storage import pending
@@ -237,7 +238,9 @@ class ArchivePipeline:
         if spider.run_id is None or self._closing or self.pool.stopping:  # interrupted: reextract can refine
             return
         try:
-            n = await asyncio.wrap_future(writer().submit(refine_run, self.factory, spider.source, spider.run_id))
+            # off the writer thread: only the writes go there, and the check runs in the extraction workers
+            n = await asyncio.to_thread(refine_run, self.factory, spider.source, spider.run_id, write=write_here,
+                                        pool=self.pool, db_url=self.db_url)
         except Exception as e:  # what was archived stays archived; only the refinement is lost
             logger.error("%s: refining this run's versions with the learnt template failed: %s", spider.source.id, e)
             return
@@ -257,6 +260,11 @@ def writer() -> ArchiveWriter:
             _writer = ArchiveWriter()
             atexit.register(_writer.shutdown)
         return _writer
+
+
+def write_here(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in the archive writer's thread, waited for (from any thread but the reactor's)."""
+    return writer().submit(fn, *args).result()
 
 
 def archive_session_factory(db_url: str) -> sessionmaker[Session]:
@@ -288,30 +296,6 @@ def write_pages(factory: sessionmaker[Session], pages: list[tuple[Any, ...]]) ->
     other, each seeing what the ones before it wrote, as separate transactions would."""
     with factory.begin() as session:
         return [store_page(session, *args) for args in pages]
-
-
-def refine_run(factory: sessionmaker[Session], source: Source, run_id: int,
-               extract: Callable[..., Extracted | Skipped] | None = None) -> int:
-    """The versions run ``run_id`` created for ``source``, re-extracted with the template learnt meanwhile
-    (``template.refine_versions``); versions of earlier runs are never touched.  A transaction per batch: one
-    transaction over a first crawl's thousands of versions held the archive's write lock for as long as the re-extraction took (other processes' crawls
-    waited, then failed on 'database is locked'), and every improved version in memory.  A refinement stopped
-    half-way leaves versions refined or not, each whole; the next run or `vnarchive reextract` does the rest.
-    ``extract``: the worker pool's by default (CPU work in this thread would hold the GIL the crawls need)."""
-    with factory() as session:
-        model = template.refine_model(session, source.id)
-        ids = template.run_version_ids(session, source.id, run_id) if model is not None else []
-    if model is None:
-        return 0
-    extract = extract or ExtractorPool.shared().extract_blocking
-    return sum(_refine_batch(factory, source, batch, model, extract) for batch in template.refine_batches(ids))
-
-
-@retrying()
-def _refine_batch(factory: sessionmaker[Session], source: Source, ids: list[int], model: template.TemplateModel,
-                  extract: Callable[..., Extracted | Skipped]) -> int:
-    with factory.begin() as session:
-        return template.refine_versions(session, source, ids, model, extract)
 
 
 @retrying()

@@ -230,26 +230,27 @@ def _labelled(model: TemplateModel, key: str) -> Iterator[str]:
             yield " ".join(words[k:])
 
 
-def _suffixes(key: str) -> Iterator[tuple[int, str]]:
-    """(word index, the rest of ``key`` from there) where another article's teaser could start: after at most a
-    label and a title (MAX_TITLE_CHARS), long enough to be recognised."""
-    if len(key) > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS:
-        return  # every rest would be longer than a teaser: prose (most paragraphs), no slicing needed
-    words = key.split()
-    start = 0
-    for j in range(1, len(words)):
-        start += len(words[j - 1]) + 1
-        if start > MAX_TITLE_CHARS + 20:
-            return
-        rest = key[start:]
-        if LEAD_PREFIX <= len(rest) <= MAX_TEASER_CHARS:
-            yield j, rest
-
-
 @functools.lru_cache(maxsize=CACHE_KEYS)
 def _suffix_leads(key: str) -> tuple[tuple[int, str], ...]:
-    """(word index, lead key) of each place in ``key`` where another article's teaser could start."""
-    return tuple((j, block_hash(rest[:LEAD_PREFIX], "l")) for j, rest in _suffixes(key))
+    """(word index, lead key) of each place in ``key`` (a text key: words between single spaces) where another
+    article's teaser could start: after at most a label and a title (MAX_TITLE_CHARS), with a rest long enough to
+    be recognised and short enough to be a teaser.  Only each rest's first LEAD_PREFIX characters are sliced,
+    and hashed here rather than through ``block_hash``: a paragraph has hundreds of them, none asked for twice
+    outside this cache, and copying every rest whole cost more than hashing it."""
+    n = len(key)
+    if n > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS:
+        return ()  # every rest would be longer than a teaser: prose (most paragraphs), no slicing needed
+    out = []
+    blake2b = hashlib.blake2b
+    start = j = 0
+    for word in key.split(" "):
+        start += len(word) + 1
+        j += 1
+        if start > MAX_TITLE_CHARS + 20 or start >= n:
+            break
+        if LEAD_PREFIX <= n - start <= MAX_TEASER_CHARS:  # the same key block_hash(rest[:LEAD_PREFIX], "l") gives
+            out.append((j, blake2b(("l\x1f" + key[start:start + LEAD_PREFIX]).encode(), digest_size=16).hexdigest()))
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=CACHE_KEYS)
@@ -343,7 +344,7 @@ def needed_hashes(ex: Extracted, model: TemplateModel) -> set[str]:
 @functools.lru_cache(maxsize=CACHE_KEYS)  # the same in every round: it does not depend on the model
 def _teaser_keys(key: str) -> frozenset[str]:
     """The lead keys a teaser in ``key`` could have: its start, and each place another article's teaser could
-    start (``_suffixes``)."""
+    start (``_suffix_leads``)."""
     keys = {block_hash(key[:LEAD_PREFIX], "l")} if len(key) >= LEAD_PREFIX else set()
     keys.update(lead for _, lead in _suffix_leads(key))
     return frozenset(keys)
@@ -553,116 +554,6 @@ def prune_scheduled(session: Session, source_id: str) -> int:
     if pruned:
         logger.info("%s: template: %d blocks seen too rarely to matter were forgotten", source_id, pruned)
     return pruned
-
-
-REFINE_BATCH = 200  # versions refined in one transaction (their captures' bodies in memory at once)
-
-
-def run_version_ids(session: Session, source_id: str, run_id: int) -> list[int]:
-    """The ids of the latest versions run ``run_id`` created for ``source_id`` whose page body is kept."""
-    from storage.models import Article, Capture, Version
-
-    latest = (select(Version.article_id, func.max(Version.number).label("n"))
-              .group_by(Version.article_id).subquery())
-    return list(session.execute(
-        select(Version.id)
-        .join(Capture, Capture.id == Version.capture_id)
-        .join(Article, Article.id == Version.article_id)
-        .join(latest, (latest.c.article_id == Version.article_id) & (latest.c.n == Version.number))
-        .where(Capture.run_id == run_id, Article.source_id == source_id, Capture.body.is_not(None))
-        .order_by(Version.id)).scalars())
-
-
-def refine_batches(ids: list[int]) -> Iterator[list[int]]:
-    for i in range(0, len(ids), REFINE_BATCH):
-        yield ids[i:i + REFINE_BATCH]
-
-
-def _would_change(model: TemplateModel, version: Any) -> bool:
-    """Whether the template as it stands now (``model``: all of the source's rows, read once per refinement,
-    a superset of what ``load_model`` reads for one page) removes anything from the version as stored.  A
-    version is what an earlier state of the template left of its page, and the template only learns more during
-    a crawl, so one with nothing left to remove would re-extract to itself: it is skipped without parsing its
-    page again (the second extraction of every page of a first crawl cost as much as the crawl's own)."""
-    stored = Extracted(title=version.title, lead=version.lead, text=version.text, author=version.author,
-                       published=None, modified=None, language=None, page_canonical=None)
-    return apply(stored, model).text != stored.text
-
-
-def refine_model(session: Session, source_id: str) -> TemplateModel | None:
-    """The whole template, read once for a refinement (None: nothing learnt, nothing to refine)."""
-    from storage.models import TemplatePages
-
-    if not session.execute(select(TemplatePages.pages).where(TemplatePages.source_id == source_id)).scalar():
-        return None
-    return load_model(session, source_id)
-
-
-def refine_versions(session: Session, source: Any, ids: list[int], model: TemplateModel,
-                    extract: Callable[..., Extracted | Skipped]) -> int:
-    """Re-extract the versions ``ids`` (a batch of ``run_version_ids``) from their own captures with the template
-    as it stands now (``model``, from ``refine_model``), and update those that improve, in place (new content
-    hash included); a version that turns out identical to the one before it is removed (the "edit" was only the
-    template being learnt).  ``extract`` is the extractor (pipelines.extract.extract_article, or the worker
-    pool's): passed in, as pipelines.extract itself uses this module.  Flushed: what changed is not held in the
-    session past the batch.  Returns how many versions changed."""
-    from storage.models import Article, Capture, Version
-    from storage.repo import Content, capture_body, strip_nul
-
-    changed = 0
-    rows = session.execute(select(Version, Capture).join(Capture, Capture.id == Version.capture_id)
-                           .where(Version.id.in_(ids)).order_by(Version.id)).all()
-    for version, cap in rows:
-        # one read of the whole table (model), not one probe per version (those cost a second crawl's CPU)
-        if not _would_change(model, version):
-            continue
-        body = capture_body(cap)
-        if body is None:
-            continue
-        ctype = next((v for k, v in (cap.headers or {}).items() if k.lower() == "content-type"), None)
-        try:
-            fresh = extract(body, cap.final_url or cap.url, ctype, source.extraction)
-        except Exception as e:  # a page that extracted once and fails now keeps what it has
-            logger.warning("refining %s failed: %s", cap.url, e)
-            continue
-        if not isinstance(fresh, Extracted):
-            continue
-        # the version's identity is the extraction before the template: only the cleaned fields change here
-        identity = Content(title=fresh.title, lead=fresh.lead, text=fresh.text, author=fresh.author,
-                           published=fresh.published, modified=fresh.modified, language=fresh.language,
-                           page_canonical=fresh.page_canonical, extractor=fresh.extractor,
-                           extractor_version=fresh.extractor_version).sha256()
-        fresh = apply(fresh, load_model(session, source.id, fresh))
-        content = Content(title=fresh.title, lead=fresh.lead, text=fresh.text, author=fresh.author,
-                          published=fresh.published, modified=fresh.modified, language=fresh.language,
-                          page_canonical=fresh.page_canonical, extractor=fresh.extractor,
-                          extractor_version=fresh.extractor_version, identity=identity)
-        sha = content.sha256()
-        if sha == version.content_sha256 and (version.title, version.lead, version.text, version.author) == (
-                content.title, content.lead, content.text, content.author):
-            continue
-        previous = session.execute(select(Version).where(Version.article_id == version.article_id,
-                                                         Version.number == version.number - 1)).scalar()
-        article = session.get(Article, version.article_id)
-        if previous is not None and article is not None and (
-                previous.title, previous.lead, previous.text, previous.author, previous.published) == (
-                content.title, content.lead, content.text, content.author, content.published):
-            session.delete(version)
-            article.current_version = previous.number
-            changed += 1
-            continue
-        version.content_sha256 = sha
-        version.title, version.lead = strip_nul(content.title) or "", strip_nul(content.lead) or ""
-        version.text, version.author = strip_nul(content.text) or "", strip_nul(content.author)
-        version.published, version.modified = content.published, content.modified
-        offset = content.published.utcoffset() if content.published else None
-        version.utc_offset_minutes = int(offset.total_seconds() // 60) if offset is not None else None
-        version.extractor, version.extractor_version = content.extractor, content.extractor_version
-        changed += 1
-    # changed objects are held by the session until flushed: without this a first crawl's refinement kept
-    # every version it improved (text and all) to its end
-    session.flush()
-    return changed
 
 
 def template_summary(session: Session, source_id: str, limit: int = 30) -> list[tuple[int, str]]:

@@ -27,6 +27,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -100,22 +101,51 @@ def _extract(body: bytes, url: str, content_type: str | None, hints: Extraction,
 _readers: dict[str, Any] = {}
 
 
+def archive_reader(db_url: str) -> Any:
+    """This worker's read-only session factory for the archive at ``db_url`` (made once)."""
+    from storage.db import make_engine, make_session_factory
+
+    if db_url not in _readers:
+        _readers[db_url] = make_session_factory(make_engine(db_url, readonly=True))
+    return _readers[db_url]
+
+
 def _template_text(archive: tuple[str, str], ex: Extracted) -> str | None:
     """``ex``'s text cleaned by the template read from the archive (a read-only session of this worker's own);
     None when the archive cannot be read here (the writer then applies the template itself)."""
     from pipelines.template import apply_stored
-    from storage.db import make_engine, make_session_factory
 
     db_url, source_id = archive
     try:
-        if db_url not in _readers:
-            _readers[db_url] = make_session_factory(make_engine(db_url, readonly=True))
-        with _readers[db_url]() as session:
+        with archive_reader(db_url)() as session:
             cleaned = apply_stored(session, source_id, ex)
         return cleaned.text if isinstance(cleaned, Extracted) else None
     except Exception as e:  # noqa: BLE001 - a busy or unreadable archive costs the writer this work, nothing more
         logging.getLogger(__name__).debug("template not applied in the worker: %s", e)
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A job for a worker other than a page: ``fn(*args)``, ``fn`` a module-level function (pickled by name)."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CallFailed:
+    """What a worker answers when a ``Call`` raised (the worker itself goes on)."""
+
+    error: str
+
+
+def _answer(call: Call) -> Any:
+    try:
+        return call.fn(*call.args)
+    except Exception as e:  # noqa: BLE001 - told to the caller, who raises it
+        logging.getLogger(__name__).exception("%s failed in a worker", getattr(call.fn, "__qualname__", call.fn))
+        return CallFailed(f"{type(e).__name__}: {e}")
 
 
 def _worker_main(conn: Connection, target: Callable[..., Any], parent_pid: int) -> None:
@@ -133,7 +163,7 @@ def _worker_main(conn: Connection, target: Callable[..., Any], parent_pid: int) 
             args = conn.recv()
         except (EOFError, OSError):
             return
-        result = target(*args)
+        result = _answer(args) if isinstance(args, Call) else target(*args)
         try:
             conn.send(result)
         except OSError:
@@ -167,7 +197,7 @@ class _Worker:
         child.close()
         self.conn: Connection = parent
 
-    def run(self, args: tuple[Any, ...], timeout: float) -> Any:
+    def run(self, args: tuple[Any, ...] | Call, timeout: float) -> Any:
         try:
             self.conn.send(args)
             ready = self.conn.poll(timeout)
@@ -301,9 +331,7 @@ class ExtractorPool:
         if len(body) > MAX_PARSE_BYTES:
             logger.info("%s: %d bytes, over the %d a page may have to be parsed", url, len(body), MAX_PARSE_BYTES)
             return Skipped("too_large_to_parse")
-        while not self._free.acquire(timeout=0.25):
-            if self._stopping:
-                raise ExtractionStopped("the extraction pool is stopping")
+        self._acquire()
         try:
             for attempt in (1, 2):
                 w = self._take()
@@ -330,6 +358,32 @@ class ExtractorPool:
             raise AssertionError("unreachable")
         finally:
             self._free.release()
+
+    def call_blocking(self, fn: Callable[..., Any], *args: Any, timeout: float = PAGE_TIMEOUT_S) -> Any:
+        """``fn(*args)`` in a worker (from any thread but the reactor's), in a slot like a page's; ``fn`` is a
+        module-level function, its arguments and result pickled.  Raises what a lost or late worker raises
+        (``WorkerLost``, ``TimeoutError``; the worker is replaced), ``ExtractionStopped``, or RuntimeError
+        when ``fn`` raised."""
+        self._acquire()
+        try:
+            w = self._take()
+            try:
+                result = w.run(Call(fn, args), timeout)
+            except (TimeoutError, WorkerLost):
+                self._discard(w)
+                raise
+            self._give_back(w)
+        finally:
+            self._free.release()
+        if isinstance(result, CallFailed):
+            raise RuntimeError(result.error)
+        return result
+
+    def _acquire(self) -> None:
+        """A free worker slot (waited for; ExtractionStopped when the pool stops meanwhile)."""
+        while not self._free.acquire(timeout=0.25):
+            if self._stopping:
+                raise ExtractionStopped("the extraction pool is stopping")
 
     async def extract(self, body: bytes, url: str, content_type: str | None, hints: Extraction,
                       timeout: float = PAGE_TIMEOUT_S, archive: tuple[str, str] | None = None,

@@ -11,11 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.sources import Source
+from pipelines import refine
 from pipelines import template as tpl
 from pipelines.archive import content_of
 from pipelines.extract import extract_article
 from pipelines.items import Extracted, Skipped
-from pipelines.pipeline import refine_run
+from pipelines.refine import refine_run
 
 NOW = dt.datetime(2024, 10, 3, 8, 0, tzinfo=dt.UTC)
 PROMO = "Mời bạn đọc theo dõi Bản tin Khoa học và Công nghệ phát sóng lúc 20 giờ thứ Bảy hằng tuần trên sóng Đài tỉnh."
@@ -251,12 +252,12 @@ def test_what_load_model_reads_for_a_page_cleans_it_as_the_whole_template_does(f
         assert changed >= 12  # the links to other articles were found and dropped, not just left alone
 
 
-@pytest.mark.parametrize("batch", [tpl.REFINE_BATCH, 5])  # the run's versions are read a batch at a time (5: three batches)
+@pytest.mark.parametrize("batch", [refine.REFINE_BATCH, 5])  # the run's versions are read a batch at a time (5: three batches)
 def test_refine_fixes_the_cold_start_in_place_and_only_for_this_run(factory: sessionmaker[Session], batch: int,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from storage.models import Capture, Version
 
-    monkeypatch.setattr(tpl, "REFINE_BATCH", batch)
+    monkeypatch.setattr(refine, "REFINE_BATCH", batch)
 
     def versions(run: int | None = None) -> dict[int, tuple[str, str]]:
         with factory() as s:
@@ -284,13 +285,13 @@ def test_refine_fixes_the_cold_start_in_place_and_only_for_this_run(factory: ses
 
 def test_the_crawls_refinement_commits_a_batch_at_a_time_with_the_same_result(
         factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
-    """pipelines.pipeline.refine_run (the end of a crawl): a transaction per REFINE_BATCH versions, so the
-    archive's write lock is free between batches; what it leaves is what one transaction leaves."""
+    """pipelines.refine.refine_run (the end of a crawl): a transaction per REFINE_BATCH versions it changes, so
+    the archive's write lock is free between batches; what it leaves is what one transaction leaves."""
     from sqlalchemy import event
 
     from storage.models import Version
 
-    monkeypatch.setattr(tpl, "REFINE_BATCH", 5)
+    monkeypatch.setattr(refine, "REFINE_BATCH", 5)
     cold = crawl(factory, [(i, page(i, see_also=(i + 1) % 12)) for i in range(12)])
     with factory() as s:
         before = {v.id: v.text for v in s.execute(select(Version)).scalars()}
@@ -305,12 +306,49 @@ def test_the_crawls_refinement_commits_a_batch_at_a_time_with_the_same_result(
         changed = refine_run(factory, SOURCE, cold, extract_article)
     finally:
         event.remove(engine, "commit", committed)
-    assert len(commits) == 3  # 12 versions, batches of 5
     with factory() as s:
         after = {v.id: v.text for v in s.execute(select(Version)).scalars()}
-    assert changed == sum(after[v] != before[v] for v in before) >= 3
+    assert changed == sum(after[v] != before[v] for v in before) >= 6
+    assert len(commits) == -(-changed // 5)  # batches of 5 of the versions that change, nothing else written
     assert not any(PROMO in text for text in after.values())
     assert refine_run(factory, SOURCE, cold, extract_article) == 0  # idempotent
+
+
+def test_the_check_in_the_extraction_workers_finds_what_the_writer_would(
+        factory: sessionmaker[Session], db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crawl finds the versions to refine in its extraction workers (real processes, reading the archive
+    themselves), a batch per worker at a time; the archive then holds what refining in one thread leaves."""
+    from pipelines.workers import ExtractorPool
+    from storage.models import Version
+
+    monkeypatch.setattr(refine, "REFINE_BATCH", 3)  # 12 versions: batches for both workers
+    cold = crawl(factory, [(i, page(i, see_also=(i + 1) % 12)) for i in range(12)])
+    with factory() as s:
+        ids = refine.run_version_ids(s, SOURCE.id, cold)
+        model = refine.refine_model(s, SOURCE.id)
+        assert model is not None
+        expected = refine.versions_to_refine(s, model, ids)
+    assert len(expected) >= 6
+    pool = ExtractorPool(workers=2)
+    try:
+        assert pool.call_blocking(refine.check_in_worker, db_url, SOURCE.id, ids) == expected
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):  # told, and the worker goes on
+            pool.call_blocking(divmod, 1, 0)
+        writes: list[str] = []
+
+        def write(fn: object, *args: object) -> object:
+            writes.append(getattr(fn, "__name__", ""))
+            return fn(*args)  # type: ignore[operator]
+
+        changed = refine_run(factory, SOURCE, cold, extract_article, write=write, pool=pool, db_url=db_url)
+    finally:
+        pool.close()
+    assert changed == len(expected)
+    assert "_check_here" not in writes  # the workers could read the archive: nothing was checked in the writer
+    with factory() as s:
+        texts = [v.text for v in s.execute(select(Version).where(Version.id.in_(ids))).scalars()]
+    assert not any(PROMO in t for t in texts)
+    assert refine_run(factory, SOURCE, cold, extract_article) == 0  # what the one-thread path leaves: nothing
 
 
 def test_refine_removes_an_edit_that_was_only_the_template_being_learnt(factory: sessionmaker[Session]) -> None:

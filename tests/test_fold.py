@@ -62,3 +62,22 @@ def test_tokens_split_on_punctuation_and_normalise() -> None:
     assert tokens("Hà Nội: (AND) NEAR*x^y_z “Đà-Nẵng”") == ["Hà", "Nội", "AND", "NEAR", "x", "y", "z", "Đà", "Nẵng"]
     assert tokens(unicodedata.normalize("NFD", "Hà Nội")) == ["Hà", "Nội"]
     assert tokens("'); DROP TABLE articles;--") == ["DROP", "TABLE", "articles"]
+
+
+def _fold_whole(text: str) -> str:
+    """The definition, on the whole text at once (what fold() computes a space-separated piece at a time)."""
+    decomposed = unicodedata.normalize("NFD", text.translate(str.maketrans({"đ": "d", "Đ": "d", "ð": "d", "Ð": "d"})))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", stripped.casefold())
+
+
+@pytest.mark.parametrize("text", [
+    "Thủ tướng Phạm Minh Chính chủ trì phiên họp Chính phủ thường kỳ tháng 10/2024 tại Hà Nội.",
+    unicodedata.normalize("NFD", "Đà Nẵng đón hơn 1,2 triệu lượt khách quốc tế trong năm, tăng 25% so với cùng kỳ"),
+    "a mark after a space \u0301here, two  spaces, a tab\tand\u00a0a no-break space, ideographic\u3000space \u0323",
+    "ﬁnal Straße İstanbul ǅ \u1e9e and Ð ð typed for Đ đ, repeated: " * 3,
+    "\u0915\u093c \u0915 \u093c \u1100\u1161 \u1100 \u1161 Hangul jamo compose only within a piece " * 2,
+])
+def test_folding_a_text_piece_by_piece_is_folding_it_whole(text: str) -> None:
+    assert fold(text) == _fold_whole(text)
+    assert fold(text) == fold(text)  # and again, from the remembered pieces

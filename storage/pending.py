@@ -10,10 +10,11 @@ and never commit, like ``storage.repo``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from storage import repo
@@ -44,7 +45,7 @@ def store(session: Session, *, source_id: str, run_id: int | None, url: str, fin
     cap_id = repo.store_capture(session, source_id=source_id, run_id=run_id, url=url, final_url=final_url,
                                 status=status, headers=headers, fetched_at=fetched_at, body=body, outcome=PENDING,
                                 sha256=sha256)
-    session.connection().execute(insert(PendingPage).values(capture_id=cap_id, source_id=source_id, page=page))
+    session.connection().execute(_statements()["pending"], {"capture_id": cap_id, "source_id": source_id, "page": page})
     return cap_id
 
 
@@ -52,16 +53,24 @@ def settle(session: Session, capture_id: int, *, outcome: str, article_id: int |
            decode_errors: int = 0, keep_body: bool = True) -> int:
     """The pending capture gets what became of it; the page is no longer pending.  Returns the capture id.
     Core statements (see ``repo.store_capture``)."""
-    values: dict[str, Any] = {"outcome": outcome, "article_id": article_id, "decode_errors": decode_errors}
-    if not keep_body:
-        values["body"] = None  # an unchanged refetch keeps its headers and hash, not another copy of the bytes
+    # an unchanged refetch keeps its headers and hash, not another copy of the bytes
+    st = _statements()["settle" if keep_body else "settle_bodiless"]
     session.flush()  # the article it names first
     conn = session.connection()
-    if conn.execute(update(Capture).where(Capture.id == capture_id).values(**values)) \
-            .rowcount == 0:  # deleted meanwhile (its source removed): nothing to settle
+    if conn.execute(st, {"cid": capture_id, "outcome": outcome, "article_id": article_id,
+                         "decode_errors": decode_errors}).rowcount == 0:  # deleted meanwhile (its source removed)
         raise LookupError(f"capture {capture_id} is gone")
-    conn.execute(delete(PendingPage).where(PendingPage.capture_id == capture_id))
+    conn.execute(_statements()["unpend"], {"cid": capture_id})
     return capture_id
+
+
+@functools.cache
+def _statements() -> dict[str, Any]:
+    """Built once: the archive writer runs these for every page (see ``repo._statements``)."""
+    settle = update(Capture).where(Capture.id == bindparam("cid")).values(
+        outcome=bindparam("outcome"), article_id=bindparam("article_id"), decode_errors=bindparam("decode_errors"))
+    return {"pending": insert(PendingPage), "settle": settle, "settle_bodiless": settle.values(body=None),
+            "unpend": delete(PendingPage).where(PendingPage.capture_id == bindparam("cid"))}
 
 
 def pending_ids(session: Session, source_id: str) -> list[int]:

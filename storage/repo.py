@@ -125,11 +125,12 @@ def store_capture(session: Session, *, source_id: str, run_id: int | None, url: 
     changes afterwards cost the writer more than the insert."""
     sha = sha256 or (hashlib.sha256(body).hexdigest() if body is not None else None)
     session.flush()  # what the ORM holds goes first (the article this capture may name)
-    res = session.connection().execute(insert(Capture).values(
-        source_id=source_id, run_id=run_id, url=url, final_url=final_url, status=status, headers=headers,
-        fetched_at=fetched_at, body=zlib.compress(body, COMPRESS_LEVEL) if body is not None and keep_body else None,
-        body_sha256=sha, body_size=len(body or b""), outcome=outcome, article_id=article_id,
-        decode_errors=decode_errors))
+    res = session.connection().execute(_statements()["add_capture"], {
+        "source_id": source_id, "run_id": run_id, "url": url, "final_url": final_url, "status": status,
+        "headers": headers, "fetched_at": fetched_at,
+        "body": zlib.compress(body, COMPRESS_LEVEL) if body is not None and keep_body else None,
+        "body_sha256": sha, "body_size": len(body or b""), "outcome": outcome, "article_id": article_id,
+        "decode_errors": decode_errors})
     pk = res.inserted_primary_key
     assert pk is not None
     return int(pk[0])
@@ -139,65 +140,98 @@ def capture_body(cap: Capture) -> bytes | None:
     return zlib.decompress(cap.body) if cap.body is not None else None
 
 
+# The archive writer runs the statements below for every page: each is built once, its parameters bound at
+# execution.  Built per call, SQLAlchemy's construction and cache-key work cost more than running them.
+
+@functools.cache
+def _statements() -> dict[str, Any]:
+    by_keys = (select(Article).join(ArticleUrl, ArticleUrl.article_id == Article.id)
+               .where(ArticleUrl.key.in_(bindparam("keys", expanding=True))).order_by(Article.id).limit(1))
+    by_content = (select(Article).join(Version, Version.article_id == Article.id)
+                  .where(Article.source_id == bindparam("source_id"), Version.content_sha256 == bindparam("sha"))
+                  .order_by(Article.id).limit(1))
+    latest = (select(Version).where(Version.article_id == bindparam("article_id"))
+              .order_by(Version.number.desc()).limit(1))
+    last_number = select(func.max(Version.number)).where(Version.article_id == bindparam("article_id"))
+    by_canonical = select(Article).where(Article.canonical_url == bindparam("canonical_url"))
+    latest_capture_sha = (select(Capture.body_sha256)
+                          .where(Capture.article_id == bindparam("article_id"), Capture.body_sha256.is_not(None))
+                          .order_by(Capture.id.desc()).limit(1))
+    return {"by_keys": by_keys, "by_content": by_content, "latest": latest, "last_number": last_number,
+            "by_canonical": by_canonical, "add_version": insert(Version), "add_capture": insert(Capture),
+            "latest_capture_sha": latest_capture_sha}
+
+
+@functools.cache
+def _upserts(dialect: str) -> dict[str, Any]:
+    article = insert_for(dialect, Article).values(
+        source_id=bindparam("source_id"), canonical_url=bindparam("canonical_url"), status="live",
+        first_seen=bindparam("first_seen"), last_seen=bindparam("last_seen"), published=bindparam("published"),
+        current_version=0).on_conflict_do_nothing(index_elements=["canonical_url"])
+    urls = insert_for(dialect, ArticleUrl).on_conflict_do_nothing(index_elements=["url"])
+    return {"article": article, "urls": urls}
+
+
 def find_article_by_keys(session: Session, keys: Sequence[str]) -> Article | None:
     if not keys:
         return None
-    return session.execute(
-        select(Article).join(ArticleUrl, ArticleUrl.article_id == Article.id)
-        .where(ArticleUrl.key.in_(list(keys))).order_by(Article.id).limit(1)
-    ).scalar_one_or_none()
+    return session.execute(_statements()["by_keys"], {"keys": list(keys)}).scalar_one_or_none()
 
 
 def find_article_by_content(session: Session, source_id: str, sha: str) -> Article | None:
     """An exact copy of a known article of this source under another URL is that article."""
-    return session.execute(
-        select(Article).join(Version, Version.article_id == Article.id)
-        .where(Article.source_id == source_id, Version.content_sha256 == sha).order_by(Article.id).limit(1)
-    ).scalar_one_or_none()
+    return session.execute(_statements()["by_content"], {"source_id": source_id, "sha": sha}).scalar_one_or_none()
 
 
 def add_urls(session: Session, article_id: int, urls: Iterable[tuple[str, str]], when: dt.datetime) -> None:
     """Record (url, key) pairs for an article; a URL already known stays with its article.  One executemany."""
     rows = [{"url": url, "key": key, "article_id": article_id, "first_seen": when} for url, key in dict(urls).items()]
     if rows:
-        session.execute(dialect_insert(session, ArticleUrl).on_conflict_do_nothing(index_elements=["url"]), rows)
+        session.execute(_upserts(session.get_bind().dialect.name)["urls"], rows)
 
 
 def create_article(session: Session, source_id: str, canonical_url: str, when: dt.datetime,
                    published: dt.datetime | None) -> Article:
-    stmt = dialect_insert(session, Article).values(
-        source_id=source_id, canonical_url=canonical_url, status="live", first_seen=when, last_seen=when,
-        published=published, current_version=0,
-    ).on_conflict_do_nothing(index_elements=["canonical_url"])
-    session.execute(stmt)
-    return session.execute(select(Article).where(Article.canonical_url == canonical_url)).scalar_one()
+    """The article at ``canonical_url``: a new one (``current_version`` 0), or the one already there."""
+    session.execute(_upserts(session.get_bind().dialect.name)["article"], {
+        "source_id": source_id, "canonical_url": canonical_url, "first_seen": when, "last_seen": when,
+        "published": published})
+    return session.execute(_statements()["by_canonical"], {"canonical_url": canonical_url}).scalar_one()
 
 
 def latest_version(session: Session, article_id: int) -> Version | None:
-    return session.execute(
-        select(Version).where(Version.article_id == article_id).order_by(Version.number.desc()).limit(1)
-    ).scalar_one_or_none()
+    return session.execute(_statements()["latest"], {"article_id": article_id}).scalar_one_or_none()
+
+
+@dataclass(slots=True, frozen=True)
+class NewVersion:
+    """The version ``add_version`` added."""
+
+    id: int
+    number: int
 
 
 def add_version(session: Session, article: Article, content: Content, capture_id: int | None,
-                when: dt.datetime) -> Version:
-    number = (session.execute(select(func.max(Version.number)).where(Version.article_id == article.id))
-              .scalar_one() or 0) + 1
+                when: dt.datetime) -> NewVersion:
+    """The article's next version (a Core insert on the session's connection, as for captures: nothing
+    changes a version in the transaction that adds it); the article says it is current."""
+    number = (session.execute(_statements()["last_number"], {"article_id": article.id}).scalar_one() or 0) + 1
     offset = content.published.utcoffset() if content.published else None
-    v = Version(article_id=article.id, number=number, content_sha256=content.sha256(), capture_id=capture_id,
-                created_at=when, title=strip_nul(content.title) or "", lead=strip_nul(content.lead) or "",
-                text=strip_nul(content.text) or "", author=strip_nul(content.author),
-                published=content.published, modified=content.modified,
-                utc_offset_minutes=int(offset.total_seconds() // 60) if offset is not None else None,
-                language=content.language, page_canonical=content.page_canonical,
-                extractor=content.extractor, extractor_version=content.extractor_version)
-    session.add(v)
-    session.flush()
+    res = session.connection().execute(_statements()["add_version"], {
+        "article_id": article.id, "number": number, "content_sha256": content.sha256(), "capture_id": capture_id,
+        "created_at": when, "title": strip_nul(content.title) or "", "lead": strip_nul(content.lead) or "",
+        "text": strip_nul(content.text) or "", "author": strip_nul(content.author),
+        "published": content.published, "modified": content.modified,
+        "utc_offset_minutes": int(offset.total_seconds() // 60) if offset is not None else None,
+        "language": content.language, "page_canonical": content.page_canonical,
+        "extractor": content.extractor, "extractor_version": content.extractor_version})
+    pk = res.inserted_primary_key
+    assert pk is not None
     article.current_version = number
     article.modified = content.modified
     if content.published:
         article.published = content.published
-    return v
+    return NewVersion(int(pk[0]), number)
 
 
 def record_event(session: Session, article_id: int, kind: str, when: dt.datetime, detail: str | None = None) -> None:
@@ -425,6 +459,4 @@ def save_listing_states(session: Session, source_id: str, run_id: int, walked_ba
 
 def latest_capture_sha(session: Session, article_id: int) -> str | None:
     """The body sha256 of the article's latest capture that had a body (304s and 404s have none)."""
-    return session.execute(select(Capture.body_sha256)
-                           .where(Capture.article_id == article_id, Capture.body_sha256.is_not(None))
-                           .order_by(Capture.id.desc()).limit(1)).scalar_one_or_none()
+    return session.execute(_statements()["latest_capture_sha"], {"article_id": article_id}).scalar_one_or_none()

@@ -215,7 +215,10 @@ def add_version(session: Session, article: Article, content: Content, capture_id
                 when: dt.datetime) -> NewVersion:
     """The article's next version (a Core insert on the session's connection, as for captures: nothing
     changes a version in the transaction that adds it); the article says it is current."""
-    number = (session.execute(_statements()["last_number"], {"article_id": article.id}).scalar_one() or 0) + 1
+    # on the connection, like the insert, no autoflush: versions are added only here, with Core (the refinement
+    # edits some with the ORM, but in transactions of its own)
+    number = (session.connection().execute(_statements()["last_number"], {"article_id": article.id})
+              .scalar_one() or 0) + 1
     offset = content.published.utcoffset() if content.published else None
     res = session.connection().execute(_statements()["add_version"], {
         "article_id": article.id, "number": number, "content_sha256": content.sha256(), "capture_id": capture_id,
@@ -279,7 +282,9 @@ def story_candidates(session: Session, bands: Sequence[tuple[int, int]], exclude
     params: dict[str, int] = {"exclude": exclude}
     for i, (b, h) in enumerate(pairs):
         params[f"b{i}"], params[f"h{i}"] = b, h
-    return list(session.execute(_story_candidates(len(pairs)), params))
+    # on the connection: no autoflush of the page's own article (a second UPDATE of it per page); what is read
+    # here, bands, signatures and story ids, is only ever written with Core statements, never held by the ORM
+    return list(session.connection().execute(_story_candidates(len(pairs)), params))
 
 
 def set_signature(session: Session, article_id: int, signature: bytes, shingles: int,

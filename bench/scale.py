@@ -180,7 +180,7 @@ def measure(db_url: str, n: int, seed: int) -> dict[str, Any]:
         title, lead, text = _text(rng, 10).capitalize(), _text(rng, 30).capitalize() + ".", _paragraphs(rng, 6)
         ex = Extracted(title=title, lead=lead, text=text, author=None, published=T0, modified=None, language="vi",
                        page_canonical=url, blocks=tuple(p[:300] for p in text.split("\n\n")) + ("Tin đọc nhiều",))
-        sh = stories.shingles(text)
+        sh = stories.shingle_hashes(text)
         ex.signature, ex.shingle_count = stories.signature_of(sh), len(sh)
         ex.learned = template.page_hashes(ex)
         raw = RawPage(source_id="bao", url=url, final_url=url, status=200, headers={}, body=text.encode(),

@@ -12,6 +12,7 @@ the archive's size.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import struct
 
@@ -27,6 +28,7 @@ SAME_STORY_JACCARD = 0.5
 _MASK = (1 << 64) - 1
 _PRIME = (1 << 61) - 1
 _WORD = re.compile(r"\w+")
+_blake2b = hashlib.blake2b
 
 
 def _params() -> list[tuple[int, int]]:
@@ -48,10 +50,24 @@ _U3, _U29, _U32, _U61 = (np.uint64(n) for n in (3, 29, 32, 61))
 _LOW32, _LOW29 = np.uint64((1 << 32) - 1), np.uint64((1 << 29) - 1)
 
 
-def shingles(text: str, k: int = SHINGLE) -> set[int]:
+def shingle_hashes(text: str, k: int = SHINGLE) -> np.ndarray:
+    """The distinct 64-bit hashes (blake2b) of the text's word ``k``-grams, folded, sorted: ``shingles`` as an
+    array.  Each gram is hashed as a slice of the encoded word sequence, not joined anew, and the distinct ones
+    kept after hashing (the same set: equal grams hash equal) — a third less time than a set of joined grams."""
     words = _WORD.findall(fold(text))
-    grams = {" ".join(words[i:i + k]) for i in range(max(0, len(words) - k + 1))}
-    return {int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "little") for g in grams}
+    n = len(words) - k + 1
+    if n <= 0:
+        return np.empty(0, dtype=np.uint64)
+    data = " ".join(words).encode()
+    lengths = map(len, words) if len(data) == sum(map(len, words)) + len(words) - 1 else \
+        (len(w.encode()) for w in words)  # a byte per letter (folded text is mostly ASCII), else each word's own
+    starts = [0, *itertools.accumulate(m + 1 for m in lengths)]  # gram i is data[starts[i]:starts[i + k] - 1]
+    digests = b"".join([_blake2b(data[starts[i]:starts[i + k] - 1], digest_size=8).digest() for i in range(n)])
+    return np.unique(np.frombuffer(digests, dtype="<u8"))
+
+
+def shingles(text: str, k: int = SHINGLE) -> set[int]:
+    return set(shingle_hashes(text, k).tolist())
 
 
 def signature(text: str) -> bytes:
@@ -59,13 +75,13 @@ def signature(text: str) -> bytes:
     return signature_of(shingles(text))
 
 
-def signature_of(sh: set[int]) -> bytes:
+def signature_of(sh: set[int] | np.ndarray) -> bytes:
     """min over the shingles of (a*h + b) mod p for each of the 64 (a, b): the same numbers as that formula in
     Python integers (signatures stored earlier stay comparable), computed in 64-bit numpy arithmetic with
     the Mersenne-prime reduction, since the Python loop cost more than the extraction itself (16 ms a page)."""
     if len(sh) < MIN_SHINGLES:
         return b""
-    h = _reduce(np.fromiter(sh, dtype=np.uint64, count=len(sh)))  # < p < 2^61
+    h = _reduce(sh if isinstance(sh, np.ndarray) else np.fromiter(sh, dtype=np.uint64, count=len(sh)))  # < p
     h1, h0 = h >> _U32, h & _LOW32
     # a*h = a1*h1*2^64 + (a1*h0 + a0*h1)*2^32 + a0*h0, and 2^61 = 1 (mod p): each term folds below 2^61.
     # In place, on two 64 x n scratch arrays besides x (the temporaries cost a fifth of the time)

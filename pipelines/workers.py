@@ -76,13 +76,13 @@ def _extract(body: bytes, url: str, content_type: str | None, hints: Extraction,
     """Extract one page; with ``archive`` (database URL, source id), also apply the source's learnt template as
     the archive holds it now, so the archive writer (one thread, sharing the GIL with the crawl) need not."""
     from pipelines.extract import extract_article
-    from pipelines.stories import shingles, signature_of
+    from pipelines.stories import shingle_hashes, signature_of
     from pipelines.template import page_hashes
 
     try:
         result = extract_article(body, url, content_type, hints)
         if isinstance(result, Extracted):
-            sh = shingles(result.text)
+            sh = shingle_hashes(result.text)
             result.signature, result.shingle_count = signature_of(sh), len(sh)
             # hashed here, not in the archive writer; the blocks themselves need not travel back
             result.learned, result.blocks = page_hashes(result), ()

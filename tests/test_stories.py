@@ -65,6 +65,20 @@ def test_shingles_ignore_unicode_form_case_and_marks() -> None:
     assert shingles(fold(ORIGINAL)) == shingles(ORIGINAL)
 
 
+
+@pytest.mark.parametrize("text", [ORIGINAL, ORIGINAL + " " + ORIGINAL, "北京 东京 是 首都 " * 5 + "Hà Nội và Tokyo",
+                                  "Straße ß " * 8, "một hai ba bốn năm sáu", "một hai ba bốn"])
+def test_shingles_are_the_hashes_of_the_joined_word_grams(text: str) -> None:
+    """The definition stored signatures rest on: blake2b (8 bytes, little-endian) of each distinct folded 5-gram
+    joined by spaces, however the hashing is done (non-ASCII words that folding keeps included)."""
+    import re
+
+    words = re.findall(r"\w+", fold(text))
+    grams = {" ".join(words[i:i + 5]) for i in range(max(0, len(words) - 4))}
+    want = {int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "little") for g in grams}
+    assert shingles(text) == want
+    assert stories.shingle_hashes(text).tolist() == sorted(want)
+
 # ---------------------------------------------------------------- signature
 
 @pytest.mark.parametrize("text", ["", "   ", "Ngắn quá.", " ".join(f"từ{i}" for i in range(23))])

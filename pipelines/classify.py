@@ -45,10 +45,13 @@ def language_of(text: str, declared: str | None) -> str | None:
     """'vi' when Vietnamese letters are frequent, 'other' when a text has almost none (a long one, or a shorter
     one whose page says it is not Vietnamese), else unknown.  The page's lang attribute alone decides nothing:
     CMS templates often say lang="en" over Vietnamese text."""
+    vi = len(_VI_LETTERS.findall(text))
+    if vi >= 0.03 * len(text) and sum(c.isalpha() for c in text[:1000]) >= 100:
+        return "vi"  # as below, without counting every letter: there are no more letters than characters
     letters = sum(c.isalpha() for c in text)
     if letters < 100:
         return None
-    if len(_VI_LETTERS.findall(text)) >= 0.03 * letters:
+    if vi >= 0.03 * letters:
         return "vi"
     return "other" if letters >= 300 or (declared and declared != "vi") else None
 

@@ -17,6 +17,7 @@ language).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html as html_lib
 import itertools
 import re
@@ -101,6 +102,7 @@ _TITLE_SEPS = re.compile(r"\s+(?:\||-|–|—|::|»|/)\s+")
 _HEADING_TAGS = ("h1", "h2", "h3", "h4")
 
 
+@functools.lru_cache(maxsize=1 << 13)  # each element's text is keyed in the hunt for the headline; sites repeat theirs
 def _title_key(s: str) -> str:
     return re.sub(r"[\W_]+", " ", html_lib.unescape(s or "")).strip().casefold()
 

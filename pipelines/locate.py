@@ -96,13 +96,16 @@ def whole_page_text(html: str | Any, url: str) -> str:
 
 def coverage(part: list[str], whole: list[str]) -> float:
     """The share of ``whole``'s words (with their counts) that ``part`` has too."""
-    a, b = Counter(t for p in part for t in tokens(p)), Counter(t for p in whole for t in tokens(p))
+    return _coverage([tokens(p) for p in part], [tokens(p) for p in whole])
+
+
+def _coverage(part: list[list[str]], whole: list[list[str]]) -> float:
+    a, b = Counter(t for p in part for t in p), Counter(t for p in whole for t in p)
     total = sum(b.values())
     return sum((a & b).values()) / total if total else 0.0
 
 
-def _supported(line: str, words: set[str], share: float = 0.5) -> bool:
-    t = tokens(line)
+def _supported(t: list[str], words: set[str], share: float = 0.5) -> bool:
     return not t or sum(w in words for w in t) / len(t) >= share
 
 
@@ -120,10 +123,12 @@ def combine(located: list[str], floor: list[str], captions: frozenset[str] = fro
     teaser column) or nothing, and the floor wins: never less than the library underneath."""
     if not floor:
         return located, "located"
-    if not located or coverage(located, floor) < AGREE:
+    # each line's words read once for all the tests below
+    lt, ft = [tokens(p) for p in located], [tokens(p) for p in floor]
+    if not located or _coverage(lt, ft) < AGREE:
         return floor, "floor"
-    fwords = {t for p in floor for t in tokens(p)}
-    return [p for p in located if _supported(p, fwords) or len(tokens(p)) >= PROSE_TOKENS
+    fwords = {t for p in ft for t in p}
+    return [p for p, t in zip(located, lt, strict=True) if _supported(t, fwords) or len(t) >= PROSE_TOKENS
             or p.casefold() in captions], "agreed"
 
 

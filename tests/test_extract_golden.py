@@ -165,3 +165,31 @@ def test_a_vietnamese_page_is_refused_only_by_a_source_that_wants_other_language
                       Extracted)
     refused = extract_article(body, spec["url"], spec.get("content_type"), Extraction(languages=("en",)))
     assert isinstance(refused, Skipped) and refused.reason == "language_vi"
+
+
+def test_the_language_seen_is_the_share_of_vietnamese_letters_among_all_letters() -> None:
+    """language_of's shortcut (no count of every letter when Vietnamese letters are frequent even among all the
+    characters) answers as the definition does, around each threshold: 100 letters, 3 %, 300 letters."""
+    import random
+
+    from pipelines.classify import _VI_LETTERS, language_of
+
+    def defined(text: str, declared: str | None) -> str | None:
+        letters = sum(c.isalpha() for c in text)
+        if letters < 100:
+            return None
+        if len(_VI_LETTERS.findall(text)) >= 0.03 * letters:
+            return "vi"
+        return "other" if letters >= 300 or (declared and declared != "vi") else None
+
+    rng = random.Random(12)
+    alphabet = ["a", "n", "h", "ệ", "ố", "đ", " ", " ", "1", ".", "\n", "—"]
+    answers = set()
+    for _ in range(3000):
+        weights = [rng.random() ** 3 for _ in alphabet]
+        text = "".join(rng.choices(alphabet, weights, k=rng.choice([80, 120, 250, 400, 1200, 3000])))
+        for declared in (None, "vi", "en"):
+            got = language_of(text, declared)
+            assert got == defined(text, declared), (text[:80], declared)
+            answers.add(got)
+    assert answers == {"vi", "other", None}

@@ -159,7 +159,10 @@ def _statements() -> dict[str, Any]:
                           .order_by(Capture.id.desc()).limit(1))
     return {"by_keys": by_keys, "by_content": by_content, "latest": latest, "last_number": last_number,
             "by_canonical": by_canonical, "add_version": insert(Version), "add_capture": insert(Capture),
-            "latest_capture_sha": latest_capture_sha}
+            "latest_capture_sha": latest_capture_sha,
+            "drop_bands": delete(StoryBand).where(StoryBand.article_id == bindparam("article_id")),
+            "drop_signature": delete(ArticleSignature).where(ArticleSignature.article_id == bindparam("article_id")),
+            "add_signature": insert(ArticleSignature), "add_bands": insert(StoryBand)}
 
 
 @functools.cache
@@ -292,15 +295,15 @@ def set_signature(session: Session, article_id: int, signature: bytes, shingles:
     """The article's current signature and bands (an edit replaces them: a version is not a copy; ``replace``
     False: the article has none yet).  Core inserts, one executemany for the bands, not an ORM object per band
     on the writer's hot path."""
+    st = _statements()
     if replace:
-        session.execute(delete(StoryBand).where(StoryBand.article_id == article_id))
-        session.execute(delete(ArticleSignature).where(ArticleSignature.article_id == article_id))
+        session.execute(st["drop_bands"], {"article_id": article_id})
+        session.execute(st["drop_signature"], {"article_id": article_id})
     session.flush()  # the article row first (the foreign keys)
     conn = session.connection()
-    conn.execute(insert(ArticleSignature),
-                 [{"article_id": article_id, "signature": signature, "shingles": shingles}])
+    conn.execute(st["add_signature"], [{"article_id": article_id, "signature": signature, "shingles": shingles}])
     if bands:
-        conn.execute(insert(StoryBand), [{"article_id": article_id, "band": b, "hash": h} for b, h in bands])
+        conn.execute(st["add_bands"], [{"article_id": article_id, "band": b, "hash": h} for b, h in bands])
 
 
 def join_story(session: Session, article_id: int, others: Sequence[tuple[int, int | None]]) -> int:

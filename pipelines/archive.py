@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.sources import Source
-from pipelines import stories, template
+from pipelines import stories, template_store
 from pipelines.dates import http_date
 from pipelines.items import ArchiveOutcome, Extracted, PageStatus, RawPage, Skipped
 from pipelines.urls import clean_url, url_key
@@ -48,7 +48,7 @@ def version_content(session: Session, source_id: str, ex: Extracted) -> repo.Con
     if ex.template_text is not None:  # applied in the extraction worker, with the template as it was then
         cleaned: Extracted | Skipped = dataclasses.replace(ex, text=ex.template_text)
     else:
-        cleaned = template.apply_stored(session, source_id, ex)
+        cleaned = template_store.apply_stored(session, source_id, ex)
     assert isinstance(cleaned, Extracted)
     return content_of(cleaned, identity)
 

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.sources import Source
-from pipelines import template
+from pipelines import template_store
 from pipelines.archive import apply_status, archive_page, archive_same_bytes
 from pipelines.items import ArchiveOutcome, Extracted, PageStatus, RawPage, Skipped
 from pipelines.refine import refine_run
@@ -279,7 +279,7 @@ def store_page(session: Session, source: Source, raw: RawPage, result: Extracted
     # article's page then teaches it, in the same transaction
     outcome = archive_page(session, source, raw, result, run_id, capture_id)
     if outcome.kind == "new" and isinstance(result, Extracted):
-        template.learn_page(session, source.id, result, raw.fetched_at)
+        template_store.learn_page(session, source.id, result, raw.fetched_at)
     return outcome
 
 

@@ -38,7 +38,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.sources import Extraction, Source
-from pipelines import template
+from pipelines import template_store
 from pipelines.archive import (
     _canonical,
     _link_story,
@@ -285,7 +285,7 @@ def _archive_new(session: Session, source: Source, item: Item, raw: RawPage, res
     repo.add_version(session, article, content, item.capture_id, now)
     _link_story(session, article, result.signature, result.shingle_count)
     # a new article's page teaches the source's template, as in the crawl (pipelines.archive.write_page)
-    template.learn_page(session, source.id, result, when)
+    template_store.learn_page(session, source.id, result, when)
     repo.record_event(session, article.id, "reextracted", now,
                       f"skipped ({item.reason}) -> archived by {content.extractor} {content.extractor_version}")
     repo.delete_skip(session, item.key)

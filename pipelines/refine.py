@@ -24,7 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipelines.items import Extracted, Skipped
-from pipelines.template import TemplateModel, apply, load_model
+from pipelines.template import TemplateModel, apply
+from pipelines.template_store import load_model
 from storage.db import retrying
 
 logger = logging.getLogger(__name__)

@@ -13,36 +13,29 @@ promo paragraph, the share bar) is template.  Three kinds of evidence are kept, 
   another article's is its teaser.
 
 ``apply`` drops such paragraphs from an extraction, but never the page's own title, lead or first paragraph
-(other pages quote those), and never so many that the page loses its body.  The core is pure (``text_blocks``, ``TemplateModel``, ``apply``); the storage
-functions take a session and never commit.  A brand-new source is archived before its template is known, so
-``refine_versions`` re-extracts, at the end of a crawl (pipelines.pipeline.refine_run), the versions that crawl
-created, from their own captures, with everything learnt meanwhile.
+(other pages quote those), and never so many that the page loses its body.  This module is pure (``text_blocks``,
+``TemplateModel``, ``apply``); the rows in the archive are read and written by ``pipelines.template_store``, whose
+functions take a session and never commit.  A brand-new source is archived before its template is known, so at
+the end of a crawl ``pipelines.refine`` applies everything learnt meanwhile to the versions that crawl created.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import functools
 import hashlib
-import json
 import logging
 import math
 import re
-import threading
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import String, any_, bindparam, delete, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
 
-from pipelines.items import Extracted, Skipped
+from pipelines.items import Extracted
 from pipelines.metadata import byline_name
-from storage.repo import insert_for
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +224,7 @@ def _labelled(model: TemplateModel, key: str) -> Iterator[str]:
 
 
 @functools.lru_cache(maxsize=CACHE_KEYS)
-def _suffix_leads(key: str) -> tuple[tuple[int, str], ...]:
+def suffix_leads(key: str) -> tuple[tuple[int, str], ...]:
     """(word index, lead key) of each place in ``key`` (a text key: words between single spaces) where another
     article's teaser could start: after at most a label and a title (MAX_TITLE_CHARS), with a rest long enough to
     be recognised and short enough to be a teaser.  Only each rest's first LEAD_PREFIX characters are sliced,
@@ -286,7 +279,7 @@ def _title_spans(model: TemplateModel, key: str) -> Iterator[tuple[str, int, int
         return
     joined, at, fixed, starts = frame
     ends = set(fixed)
-    ends.update(j for j, lead in _suffix_leads(key) if model.counts.get(lead))  # followed by a known teaser
+    ends.update(j for j, lead in suffix_leads(key) if model.counts.get(lead))  # followed by a known teaser
     for i in starts:
         for j in ends:
             if j >= i + 3 and MIN_TITLE_CHARS <= at[j] - 1 - at[i] <= MAX_TITLE_CHARS:
@@ -344,19 +337,19 @@ def needed_hashes(ex: Extracted, model: TemplateModel) -> set[str]:
 @functools.lru_cache(maxsize=CACHE_KEYS)  # the same in every round: it does not depend on the model
 def _teaser_keys(key: str) -> frozenset[str]:
     """The lead keys a teaser in ``key`` could have: its start, and each place another article's teaser could
-    start (``_suffix_leads``)."""
+    start (``suffix_leads``)."""
     keys = {block_hash(key[:LEAD_PREFIX], "l")} if len(key) >= LEAD_PREFIX else set()
-    keys.update(lead for _, lead in _suffix_leads(key))
+    keys.update(lead for _, lead in suffix_leads(key))
     return frozenset(keys)
 
 
 def _needed(ex: Extracted, model: TemplateModel) -> tuple[set[str], set[str]]:
     """(teaser keys, title keys) ``needed_hashes`` is made of."""
-    keys = _probe_keys(ex, model)
-    return _teasers_of(keys), _titles_of(keys, model)
+    keys = probe_keys(ex, model)
+    return teasers_of(keys), titles_of(keys, model)
 
 
-def _probe_keys(ex: Extracted, model: TemplateModel) -> list[str]:
+def probe_keys(ex: Extracted, model: TemplateModel) -> list[str]:
     """The keys ``_verdict`` may look for teasers and titles in: each paragraph's, and what follows a label the
     model knows as frequent at its start (``_labelled``).  Only the frequent blocks of ``model`` matter here."""
     keys = []
@@ -368,11 +361,11 @@ def _probe_keys(ex: Extracted, model: TemplateModel) -> list[str]:
     return keys
 
 
-def _teasers_of(keys: list[str]) -> set[str]:
+def teasers_of(keys: list[str]) -> set[str]:
     return set().union(*map(_teaser_keys, keys))
 
 
-def _titles_of(keys: list[str], model: TemplateModel) -> set[str]:
+def titles_of(keys: list[str], model: TemplateModel) -> set[str]:
     return {block_hash(cand, "t") for key in keys for cand, _, _ in _title_spans(model, key)}
 
 
@@ -394,174 +387,3 @@ def apply(ex: Extracted, model: TemplateModel) -> Extracted:
         # so much "template" means the page is the odd one out (a near-copy, a notice): keep it as it was
         return ex
     return dataclasses.replace(ex, text="\n\n".join(kept))
-
-
-# ---------------------------------------------------------------- storage (a session in, never a commit)
-
-
-
-def load_model(session: Session, source_id: str, ex: Extracted | None = None) -> TemplateModel:
-    """The source's template.  With ``ex``: the frequent blocks (the template proper, a few hundred rows) and
-    the title / teaser keys ``ex``'s paragraphs could match; without: every row (refinement, inspection)."""
-    from storage.models import TemplateBlock, TemplatePages
-
-    # Core on the session's connection: the workers run this for every page, and the ORM's statement handling
-    # cost more than the queries
-    conn = session.connection()
-    blocks, counted = TemplateBlock.__table__.c, TemplatePages.__table__.c
-    pages = conn.execute(select(counted.pages).where(counted.source_id == source_id)).scalar() or 0
-    if ex is None:
-        every = select(blocks.block_hash, blocks.pages).where(blocks.source_id == source_id)
-        return TemplateModel(counts=dict(conn.execute(every).all()), pages=pages)
-    model = TemplateModel(pages=pages, counts=dict(_frequent_rows(session, source_id, model_threshold(pages),
-                                                                  pages)))
-    asked: set[str] = set(model.counts)
-    among, as_param = _blocks_among(conn.dialect.name)
-    # the probe keys and their teaser keys do not change from round to round (the rounds read title and lead
-    # rows, never a frequent block); a key's titles change only when a teaser found in the last round follows
-    # one of them, so later rounds look at those keys alone
-    keys = _probe_keys(ex, model)
-    teasers = _teasers_of(keys)
-    titles = _titles_of(keys, model)
-    known = {h for h in teasers if model.counts.get(h)}
-    for _ in range(3):
-        wanted = sorted((teasers | titles) - asked)
-        if not wanted:
-            break
-        asked.update(wanted)
-        model.counts.update(conn.execute(among, {"source_id": source_id, "hashes": as_param(wanted)}).all())
-        if not any(h in model.counts for h in teasers):
-            break  # only a teaser found opens new places where a title may end: none, no other round
-        found = {h for h in teasers if model.counts.get(h)} - known
-        known |= found
-        titles = _titles_of([k for k in keys if any(lead in found for _, lead in _suffix_leads(k))], model)
-    return model
-
-
-@functools.cache
-def _blocks_among(dialect: str) -> tuple[Any, Callable[[list[str]], Any]]:
-    """The statement reading a source's rows of some block hashes, and how it takes the hashes: one statement
-    whatever their number (an expanding IN is rewritten for every list, and SQLite prepares each anew: 0.87 ms
-    against 0.32 for 500 hashes), a JSON array on SQLite, an array on PostgreSQL."""
-    from storage.models import TemplateBlock
-
-    blocks = TemplateBlock.__table__.c
-    q = select(blocks.block_hash, blocks.pages).where(blocks.source_id == bindparam("source_id"))
-    if dialect == "postgresql":
-        return q.where(blocks.block_hash == any_(bindparam("hashes", type_=ARRAY(String)))), list
-    listed = select(func.json_each(bindparam("hashes")).table_valued("value").c.value).scalar_subquery()
-    return q.where(blocks.block_hash.in_(listed)), json.dumps
-
-
-def model_threshold(pages: int) -> int:
-    m = TemplateModel(pages=pages)
-    return min(m.threshold(), m.threshold(sentence=True))
-
-
-# The frequent rows of a source change slowly: read once, again after the source grew by 2 % (or 5 pages).
-# Scanning every row of a big source for every page would cost more than the extraction (the template_blocks
-# primary key is (source_id, block_hash); an index on (source_id, pages) would make the scan cheap).
-_FREQUENT: dict[tuple[str, str], tuple[int, int, dict[str, int]]] = {}
-_FREQUENT_LOCK = threading.Lock()
-
-
-def _frequent_rows(session: Session, source_id: str, low: int, pages: int) -> dict[str, int]:
-    """The source's blocks on ``low`` pages or more, when it has ``pages`` pages."""
-    from storage.models import TemplateBlock
-
-    key = (str(session.get_bind().engine.url), source_id)
-    with _FREQUENT_LOCK:
-        hit = _FREQUENT.get(key)
-        if hit is not None and hit[0] <= pages <= hit[0] + max(5, 0.02 * hit[0]) and hit[1] <= low:
-            return hit[2]
-    rows = dict(session.execute(select(TemplateBlock.block_hash, TemplateBlock.pages)
-                                .where(TemplateBlock.source_id == source_id, TemplateBlock.pages >= low)).all())
-    with _FREQUENT_LOCK:
-        _FREQUENT[key] = (pages, low, rows)
-    return rows
-
-
-@functools.cache
-def _learn_statements(dialect: str) -> tuple[Any, Any]:
-    """``learn_page``'s two upserts (a page's blocks; the source's page count, read back), built once per
-    dialect: building them for every page cost the archive writer more than running them."""
-    from storage.models import TemplateBlock, TemplatePages
-
-    blocks, counted = TemplateBlock.__table__, TemplatePages.__table__
-    stmt = insert_for(dialect, blocks)
-    count_blocks = stmt.on_conflict_do_update(index_elements=["source_id", "block_hash"],
-                                              set_={"pages": blocks.c.pages + 1, "last_seen": stmt.excluded.last_seen})
-    count_page = (insert_for(dialect, counted).values(source_id=bindparam("source_id"), pages=1)
-                  .on_conflict_do_update(index_elements=["source_id"], set_={"pages": counted.c.pages + 1})
-                  .returning(counted.c.pages))
-    return count_blocks, count_page
-
-
-def learn_page(session: Session, source_id: str, ex: Extracted, when: dt.datetime) -> None:
-    """Count the page of a NEW article (not a revisit, not another URL of a known one) into the template."""
-    rows = [{"source_id": source_id, "block_hash": h, "pages": 1, "sample": sample.replace("\x00", ""),
-             "last_seen": when} for h, sample in page_hashes(ex).items()]
-    count_blocks, count_page = _learn_statements(session.get_bind().dialect.name)
-    conn = session.connection()
-    if rows:  # one executemany per page, on the table (Core), not the ORM's bulk path: the writer's hot path
-        conn.execute(count_blocks, rows)
-    pages = conn.execute(count_page, {"source_id": source_id}).scalar() or 0
-    if pages % PRUNE_EVERY == 0:
-        prune_scheduled(session, source_id)
-
-
-def apply_stored(session: Session, source_id: str, result: Extracted | Skipped) -> Extracted | Skipped:
-    """``apply`` with the source's stored template (what the archive pipeline calls before writing)."""
-    if not isinstance(result, Extracted):
-        return result
-    return apply(result, load_model(session, source_id, result))
-
-
-def prune_blocks(session: Session, source_id: str, before: dt.datetime, max_pages: int = 1) -> int:
-    """Forget blocks seen on ``max_pages`` pages or fewer and not since ``before``: they were never going to
-    be template.  An index range scan (ix_template_blocks_prune: source, pages, last seen)."""
-    from storage.models import TemplateBlock
-
-    res = session.execute(delete(TemplateBlock).where(
-        TemplateBlock.source_id == source_id, TemplateBlock.pages <= max_pages, TemplateBlock.last_seen < before))
-    return int(getattr(res, "rowcount", 0) or 0)
-
-
-# The pruning schedule.  Every page of a new article adds a row for each of its blocks never seen before (most
-# of its paragraphs), so the table would grow with the archive; what matters is only what recurs.  Every
-# PRUNE_EVERY new pages of a source, a block seen on one page only, and not again on the source's next
-# PRUNE_WINDOW new articles, is forgotten (template is on 5 % of the pages: 100 of 2000); one seen on fewer than
-# MIN_PAGES pages, after 5 x PRUNE_WINDOW.  Counted in new articles, not in days, so a slow ministry portal (a
-# dozen pages a day) keeps its counts as long as a busy newspaper, and a 250,000-page backfill stays bounded.
-PRUNE_EVERY = 500
-PRUNE_WINDOW = 2000
-
-
-def prune_scheduled(session: Session, source_id: str) -> int:
-    """Run the pruning schedule for a source now (``learn_page`` calls it every PRUNE_EVERY pages)."""
-    from storage.models import Article
-
-    def cutoff(n: int) -> dt.datetime | None:
-        # when the source's n-th newest article was first seen (index on articles.source_id)
-        return session.execute(select(Article.first_seen).where(Article.source_id == source_id)
-                               .order_by(Article.id.desc()).offset(n).limit(1)).scalar()
-
-    pruned = 0
-    for window, max_pages in ((PRUNE_WINDOW, 1), (5 * PRUNE_WINDOW, MIN_PAGES - 1)):
-        before = cutoff(window)
-        if before is not None:
-            pruned += prune_blocks(session, source_id, before, max_pages)
-    if pruned:
-        logger.info("%s: template: %d blocks seen too rarely to matter were forgotten", source_id, pruned)
-    return pruned
-
-
-def template_summary(session: Session, source_id: str, limit: int = 30) -> list[tuple[int, str]]:
-    """The blocks most often seen on a source's pages, for people checking what was learnt."""
-    from storage.models import TemplateBlock
-
-    rows = session.execute(select(TemplateBlock.pages, TemplateBlock.sample)
-                           .where(TemplateBlock.source_id == source_id)
-                           .order_by(TemplateBlock.pages.desc()).limit(limit)).all()
-    return [(int(n), s) for n, s in rows]
-

@@ -113,7 +113,7 @@ def archive_reader(db_url: str) -> Any:
 def _template_text(archive: tuple[str, str], ex: Extracted) -> str | None:
     """``ex``'s text cleaned by the template read from the archive (a read-only session of this worker's own);
     None when the archive cannot be read here (the writer then applies the template itself)."""
-    from pipelines.template import apply_stored
+    from pipelines.template_store import apply_stored
 
     db_url, source_id = archive
     try:

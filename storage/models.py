@@ -326,7 +326,7 @@ class PendingPage(Base):
     page: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
 
 
-# the template's scheduled pruning (pipelines.template.prune_blocks) and its frequent-rows read
+# the template's scheduled pruning (pipelines.template_store.prune_blocks) and its frequent-rows read
 Index("ix_template_blocks_prune", TemplateBlock.source_id, TemplateBlock.pages, TemplateBlock.last_seen)
 # revisits are picked oldest check first, a source at a time, in batches (crawler.revisit_store)
 Index("ix_articles_source_checked", Article.source_id, Article.last_fetched)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from crawler.revisit_store import ArchiveView
-from pipelines import template as tpl
+from pipelines import template_store as tpl_store
 from pipelines.archive import archive_page, archive_same_bytes, key_for
 from storage import repo
 from storage.models import Article, ArticleUrl, Capture, TemplateBlock, TemplatePages, Version
@@ -125,8 +125,8 @@ def _word(i: int) -> str:
 
 def test_template_blocks_are_pruned_on_a_schedule(session_factory: Any, monkeypatch: Any) -> None:
     f = _archive(session_factory)
-    monkeypatch.setattr(tpl, "PRUNE_EVERY", 10)
-    monkeypatch.setattr(tpl, "PRUNE_WINDOW", 5)
+    monkeypatch.setattr(tpl_store, "PRUNE_EVERY", 10)
+    monkeypatch.setattr(tpl_store, "PRUNE_WINDOW", 5)
     menu = "Trang chủ | Thời sự | Thế giới | Kinh tế"
     for i in range(1, 31):
         when = T + dt.timedelta(minutes=i)
@@ -136,7 +136,7 @@ def test_template_blocks_are_pruned_on_a_schedule(session_factory: Any, monkeypa
             s.add(Article(source_id="bao", canonical_url=f"http://x.vn/a-{i}", status="live", first_seen=when,
                           last_seen=when, current_version=1))
             s.flush()
-            tpl.learn_page(s, "bao", ex, when)
+            tpl_store.learn_page(s, "bao", ex, when)
     with f() as s:
         rows = dict(s.execute(select(TemplateBlock.sample, TemplateBlock.pages)
                               .where(TemplateBlock.source_id == "bao")).all())

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.sources import Source
 from pipelines import refine
 from pipelines import template as tpl
+from pipelines import template_store as tpl_store
 from pipelines.archive import content_of
 from pipelines.extract import extract_article
 from pipelines.items import Extracted, Skipped
@@ -211,13 +212,13 @@ def crawl(factory: sessionmaker[Session], pages: list[tuple[int, bytes]]) -> int
     for i, body in pages:
         with factory.begin() as s:
             raw = extract_article(body, f"http://so.example.vn/tin/{i}.html", "text/html; charset=utf-8")
-            ex = tpl.apply_stored(s, SOURCE.id, raw)
+            ex = tpl_store.apply_stored(s, SOURCE.id, raw)
             new = repo.find_article_by_keys(s, [f"http://so.example.vn/tin/{i}.html"]) is None
             assert isinstance(raw, Extracted)
             store(s, run_id, i, ex, body, identity=content_of(raw).sha256())
             if new:
                 assert isinstance(raw, Extracted)
-                tpl.learn_page(s, SOURCE.id, raw, NOW)
+                tpl_store.learn_page(s, SOURCE.id, raw, NOW)
     return run_id
 
 
@@ -229,8 +230,8 @@ def test_learning_counts_pages_and_loads_only_what_a_page_needs(factory: session
         assert s.execute(select(TemplatePages.pages).where(TemplatePages.source_id == "so")).scalar() == 10
         promo = s.get(TemplateBlock, ("so", tpl.block_hash(tpl.block_key(PROMO))))
         assert promo is not None and promo.pages == 10 and promo.sample.startswith("Mời bạn đọc")
-        everything = tpl.load_model(s, "so")
-        some = tpl.load_model(s, "so", extract(3, see_also=4))
+        everything = tpl_store.load_model(s, "so")
+        some = tpl_store.load_model(s, "so", extract(3, see_also=4))
         assert some.pages == everything.pages == 10
         assert len(some.counts) < len(everything.counts) / 4
         assert tpl.apply(extract(3, see_also=4), some).text == tpl.apply(extract(3, see_also=4), everything).text
@@ -241,13 +242,13 @@ def test_what_load_model_reads_for_a_page_cleans_it_as_the_whole_template_does(f
     rounds look only at the paragraphs such a teaser follows) read every row apply needs, on every page."""
     crawl(factory, [(i, page(i, see_also=(i + 3) % 12)) for i in range(12)])
     with factory() as s:
-        everything = tpl.load_model(s, "so")
+        everything = tpl_store.load_model(s, "so")
         changed = 0
         for i in range(12):
             for see_also in (None, (i + 1) % 12, (i + 5) % 12):
                 ex = extract(i, see_also=see_also) if see_also is not None else extract(i)
                 full = tpl.apply(ex, everything).text
-                assert tpl.apply(ex, tpl.load_model(s, "so", ex)).text == full
+                assert tpl.apply(ex, tpl_store.load_model(s, "so", ex)).text == full
                 changed += full != ex.text
         assert changed >= 12  # the links to other articles were found and dropped, not just left alone
 
@@ -376,7 +377,7 @@ def test_refine_removes_an_edit_that_was_only_the_template_being_learnt(factory:
 
 def test_skipped_pages_pass_through() -> None:
     skipped = Skipped("soft_404")
-    assert tpl.apply_stored(None, "so", skipped) is skipped  # type: ignore[arg-type]
+    assert tpl_store.apply_stored(None, "so", skipped) is skipped  # type: ignore[arg-type]
 
 
 def test_an_attribution_on_every_page_is_kept_while_a_promo_goes() -> None:

@@ -141,31 +141,55 @@ def test_async_extract(pool: ExtractorPool) -> None:
 
 
 SCRIPT = """
-import sys, time
+import sys, threading, time
 sys.path.insert(0, {root!r})
 from config.sources import Extraction
 from pipelines.workers import ExtractorPool
 from tests.workerfns import behave
 p = ExtractorPool(2, target=behave)
-r = [p.extract_blocking(b"fast", "http://x/", None, Extraction()) for _ in range(1)]
+p.warm(wait=60)
+threading.Thread(target=p.extract_blocking, args=(b"spin", "http://x/", None, Extraction()), daemon=True).start()
+time.sleep(0.5)
 print(" ".join(str(pid) for pid in p.worker_pids()), flush=True)
 time.sleep(600)
 """
 
 
+def descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    found, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            found.add(c)
+            todo.append(c)
+    return found
+
+
 def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    """kill -9 of the crawl ends its workers (PR_SET_PDEATHSIG, from the kernel: one stuck in C with the GIL held
+    too) and every other process it started."""
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT.format(root=str(ROOT))], stdout=subprocess.PIPE,
                             text=True, cwd=ROOT)
     try:
         assert proc.stdout is not None
         pids = [int(p) for p in proc.stdout.readline().split()]
-        assert pids and all(not gone(p) for p in pids)
+        assert len(pids) == 2 and all(not gone(p) for p in pids)
+        tree = descendants(proc.pid)
+        assert set(pids) < tree, "the workers are not the crawl's descendants"
         proc.kill()
         proc.wait()
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not all(gone(p) for p in pids):
+        while time.monotonic() < deadline and not all(gone(p) for p in tree):
             time.sleep(0.1)
         assert all(gone(p) for p in pids), "extraction workers outlived their crawl"
+        assert all(gone(p) for p in tree), "a process of the crawl outlived it"
     finally:
         if proc.poll() is None:
             proc.kill()

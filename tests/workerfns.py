@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from typing import Any
@@ -11,11 +12,13 @@ from pipelines.items import Skipped
 
 
 def behave(body: bytes, url: str, content_type: str | None, hints: Any) -> Any:
-    """``hang`` never returns, ``crash`` kills its worker, ``crash-once:<file>`` kills it the first time only,
+    """``hang`` never returns, ``spin`` never returns inside C holding the GIL, ``crash`` kills its worker, ``crash-once:<file>`` kills it the first time only,
     ``slow:<s>`` takes that long; anything else returns at once.  The result names the worker's pid."""
     text = body.decode()
     if text == "hang":
         time.sleep(3600)
+    if text == "spin":  # catastrophic backtracking: the re engine never lets go of the GIL
+        re.match(r"(a+)+$", "a" * 64 + "b")
     if text == "crash":
         os._exit(1)
     if text.startswith("crash-once:"):

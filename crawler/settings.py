@@ -48,6 +48,9 @@ def base_settings(settings: Settings, log_level: str = "WARNING") -> dict[str, A
             # robots.txt per RFC 9309 (crawler/robots.py): 5xx or unreachable disallows all, a challenge is named
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.robots.RobotsPolicyMiddleware": 100,
+            # meta refresh read from the page's bytes first, not from all of it decoded (crawler/refresh.py)
+            "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+            "crawler.refresh.BytesFirstMetaRefreshMiddleware": 580,
         },
         # a host's concurrency honoured with no download delay too (Scrapy 2.19 sends it the whole queue)
         "DOWNLOADER": "crawler.downloader.PoliteDownloader",

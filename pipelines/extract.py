@@ -50,6 +50,7 @@ from pipelines.fields import (
     find_standfirst,
     find_title,
     opening_byline,
+    site_names,
     strip_sapo_tag,
 )
 from pipelines.items import Extracted, Skipped
@@ -193,11 +194,9 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     with texts_remembered():
         title, title_el = find_title(root, pm, hints)
         title = declared_headline(pm, title) if title else title
-        title = choose_title(pm, title, [pm.meta("og:site_name") or "", pm.meta("application-name") or ""])
-        site_names = {n.casefold() for n in (pm.meta("og:site_name"), pm.meta("application-name")) if n}
-        publisher = pm.jsonld.get("publisher")
-        if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
-            site_names.add(publisher["name"].casefold())
+        names = site_names(pm)
+        title = choose_title(pm, title, names[:2])
+        own_names = {n.casefold() for n in names if n}
 
         # dates: structured metadata first, the visible date line next to the headline to refine or fill in
         pub_meta = pm.jsonld.get("datePublished") or pm.meta(
@@ -226,7 +225,7 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
             # is the earliest time known of it
             published = modified
 
-        author, author_el = find_author(pm, root, site_names)
+        author, author_el = find_author(pm, root, own_names)
         author = normalise_author(author)
 
     container = None
@@ -310,14 +309,14 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     # the byline: a last paragraph of names, or the author's line wherever it was left
     if out and len(out) > 1 and not _BULLET_START.match(out[-1]):
         name = byline_name(out[-1])
-        if name and is_person_name(name, site_names) and (len(name.split()) > 1 or credit_author(name)) and (
+        if name and is_person_name(name, own_names) and (len(name.split()) > 1 or credit_author(name)) and (
                 author is None or name.casefold() == author.casefold() or author.casefold() in name.casefold()):
             author = author or name
             out.pop()
     # or the body's own first line, a name alone in bold (WordPress papers print the writer there while the
     # metadata names the account that posted it): the writer, over an author known only from metadata
-    opening = opening_byline(container, out, site_names)
-    if opening and (author_el is None or not is_person_name(author, site_names)):
+    opening = opening_byline(container, out, own_names)
+    if opening and (author_el is None or not is_person_name(author, own_names)):
         author = opening[0]
         out.pop(opening[1])
     if author:

@@ -68,19 +68,29 @@ def declared_headline(pm: PageMeta, shown: str) -> str:
     cut = declared.rstrip(".…").rstrip()
     if shown and (_title_key(shown) == _title_key(declared) or _title_key(shown).startswith(_title_key(cut))):
         return shown  # the same words (the page's own punctuation wins), or a truncation of the shown one
-    return _without_kicker(declared, pm)
+    other = [clean_text(html_lib.unescape(raw)) if raw else "" for raw in (pm.meta("og:title"), pm.meta("twitter:title"))]
+    return _without_kicker(declared, other) or declared
 
 
-def _without_kicker(headline: str, pm: PageMeta) -> str:
-    """A kicker printed before the headline ("Olympische Spiele: …") is not part of it when other metadata
-    gives the headline without it."""
+def _without_kicker(headline: str, titles: list[str]) -> str | None:
+    """A kicker printed before the headline ("Olympische Spiele: …") is not part of it: the first of the
+    metadata's ``titles`` that is the headline without it, or None when none is."""
     seen = _title_key(headline)
-    for raw in (pm.meta("og:title"), pm.meta("twitter:title")):
-        m = clean_text(html_lib.unescape(raw)) if raw else ""
+    for m in titles:
         km = _title_key(m)
         if len(km) >= 15 and km != seen and seen.endswith(" " + km):
             return m
-    return headline
+    return None
+
+
+def site_names(pm: PageMeta) -> list[str]:
+    """The names the page gives its site (og:site_name, application-name, the JSON-LD publisher's name; an
+    empty string where the first two are missing)."""
+    names = [pm.meta("og:site_name") or "", pm.meta("application-name") or ""]
+    publisher = pm.jsonld.get("publisher")
+    if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
+        names.append(publisher["name"])
+    return names
 
 
 def find_title(tree: Any, pm: PageMeta, hints: Extraction) -> tuple[str, Any | None]:
@@ -90,13 +100,10 @@ def find_title(tree: Any, pm: PageMeta, hints: Extraction) -> tuple[str, Any | N
         t = node_text(el)
         if t:
             return t, el
-    site_names = [pm.meta("og:site_name") or "", pm.meta("application-name") or ""]
-    publisher = pm.jsonld.get("publisher")
-    if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
-        site_names.append(publisher["name"])
+    names = site_names(pm)
     headline = pm.jsonld.get("headline") if isinstance(pm.jsonld.get("headline"), str) else ""
     meta_titles = [clean_text(html_lib.unescape(t)) for t in (headline, pm.meta("og:title", "twitter:title") or "") if t]
-    parts = _title_parts(pm.html_title, site_names) if pm.html_title else []
+    parts = _title_parts(pm.html_title, names) if pm.html_title else []
     wanted = {_title_key(t): rank for rank, t in enumerate([*meta_titles, *parts]) if len(_title_key(t)) >= 4}
     body = tree.find("body")
     best: tuple[tuple[int, int, int], str, Any] | None = None
@@ -124,21 +131,14 @@ def find_title(tree: Any, pm: PageMeta, hints: Extraction) -> tuple[str, Any | N
         if best is None or score < best[0]:
             best = (score, t, el)
     if best is not None:
-        # a kicker printed before the headline ("Olympische Spiele: …") is not part of it when the metadata
-        # gives the headline without it
-        seen = _title_key(best[1])
-        for m in meta_titles:
-            km = _title_key(m)
-            if len(km) >= 15 and km != seen and seen.endswith(" " + km):
-                return m, best[2]
-        return best[1], best[2]
+        return _without_kicker(best[1], meta_titles) or best[1], best[2]
     long_h1 = [h for h in h1s if len(node_text(h)) > 15 and not in_link(h)]
     if len(long_h1) == 1:
         return node_text(long_h1[0]), long_h1[0]
     for t in meta_titles:
         return t, None
     if pm.html_title:
-        return strip_site_suffix(pm.html_title, site_names), None
+        return strip_site_suffix(pm.html_title, names), None
     return "", None
 
 

@@ -188,13 +188,3 @@ def prune_scheduled(session: Session, source_id: str) -> int:
     if pruned:
         logger.info("%s: template: %d blocks seen too rarely to matter were forgotten", source_id, pruned)
     return pruned
-
-
-def template_summary(session: Session, source_id: str, limit: int = 30) -> list[tuple[int, str]]:
-    """The blocks most often seen on a source's pages, for people checking what was learnt."""
-    from storage.models import TemplateBlock
-
-    rows = session.execute(select(TemplateBlock.pages, TemplateBlock.sample)
-                           .where(TemplateBlock.source_id == source_id)
-                           .order_by(TemplateBlock.pages.desc()).limit(limit)).all()
-    return [(int(n), s) for n, s in rows]

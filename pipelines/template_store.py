@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import String, any_, bindparam, delete, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from pipelines.items import Extracted, Skipped
@@ -82,6 +81,9 @@ def _blocks_among(dialect: str) -> tuple[Any, Callable[[list[str]], Any]]:
     blocks = TemplateBlock.__table__.c
     q = select(blocks.block_hash, blocks.pages).where(blocks.source_id == bindparam("source_id"))
     if dialect == "postgresql":
+        # imported only where used (see storage.repo.insert_for)
+        from sqlalchemy.dialects.postgresql import ARRAY
+
         return q.where(blocks.block_hash == any_(bindparam("hashes", type_=ARRAY(String)))), list
     listed = select(func.json_each(bindparam("hashes")).table_valued("value").c.value).scalar_subquery()
     return q.where(blocks.block_hash.in_(listed)), json.dumps

@@ -5,6 +5,8 @@
     python3 bench/throughput.py --articles 500 --port 39181
     python3 bench/throughput.py --realpages              # ../shared/realpages built as a static site
     python3 bench/throughput.py --articles 100000 --baseline-sample 2000 --work /var/tmp/vntp   # memory, 100k
+    python3 bench/throughput.py --reextract                                   # and `vnarchive reextract` after it
+    python3 bench/throughput.py --articles 100000 --baseline-sample 2000 --work /var/tmp/vntp --reuse --reextract
 
 One run: the site is exported (``vnweb.py export``, cached in --work) and served by nginx; ``python -m crawler
 crawl --all -q`` archives it into a fresh SQLite file, its whole process tree's CPU (the extraction workers
@@ -15,6 +17,12 @@ on the very pages the crawl archived (their stored bytes), and the table shows:
 - articles/s end to end, and the 2-core extraction bound (twice plain trafilatura's one-core rate);
 - CPU per archived article, whole tree, and its ratio to plain trafilatura's (``cpu_ratio``);
 - cores used (CPU / wall) and the peak RSS of the largest process and of the whole tree.
+
+``--reextract`` then runs ``vnarchive reextract`` over every capture the archive keeps (its progress markers
+cleared first) and prints the same table for it, against the same bound; with ``--reuse`` the archive an earlier
+run left in ``--work`` is re-extracted without crawling again.  On an archive this very code made, reextract
+finds every page unchanged: the figure is the cost of reading, extracting and comparing each stored page, which
+is what any re-extraction pays (a new extractor's run also writes the versions that changed).
 
 Needs nginx (``apt-get install -y nginx``).  Figures are for a quiet machine: other work on the cores shows
 up as a lower rate, not as a lower ratio of CPU.
@@ -180,39 +188,67 @@ class MemorySampler(threading.Thread):
         return main, sum(v for p, v in self.cpu.items() if p != self.pid)
 
 
-def crawl(sources: Path, db: Path, timeout: float) -> dict[str, Any]:
-    for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-        f.unlink(missing_ok=True)
+def measured(args: list[str], sources: Path, db: Path, timeout: float, what: str) -> dict[str, Any]:
+    """``python -m crawler ARGS`` on the archive ``db``: its stdout, wall time, whole-tree CPU (the kernel's
+    accounting of waited-for children), the main / workers split and the memory samples."""
     env = dict(os.environ, VNARCHIVE_DB=f"sqlite:///{db}", VNARCHIVE_SOURCES=str(sources))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    p = subprocess.Popen([sys.executable, "-m", "crawler", "crawl", "--all", "-q"], cwd=ROOT, env=env,
-                         stdout=subprocess.DEVNULL, stderr=(db.parent / "crawl.stderr").open("w"))
-    mem = MemorySampler(p.pid)
-    mem.start()
-    try:
-        rc = p.wait(timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-        raise BenchError(f"the crawl took more than {timeout:.0f} s") from None
-    finally:
-        mem.stop.set()
+    err = db.parent / f"{what}.stderr"
+    with tempfile.TemporaryFile("w+") as out:
+        p = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=ROOT, env=env, stdout=out,
+                             stderr=err.open("w"))
+        mem = MemorySampler(p.pid)
+        mem.start()
+        try:
+            rc = p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise BenchError(f"the {what} took more than {timeout:.0f} s") from None
+        finally:
+            mem.stop.set()
+        out.seek(0)
+        stdout = out.read()
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if rc != 0:
+        raise BenchError(f"the {what} exited {rc}: see {err}")
+    main_cpu, workers_cpu = mem.split()
+    return {"wall": wall, "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+            "peak_mb": max((m[0] for m in mem.samples), default=0.0),
+            "tree_mb": max((m[1] for m in mem.samples), default=0.0), "memory": mem.samples,
+            "main_cpu": main_cpu, "workers_cpu": workers_cpu, "stdout": stdout}
+
+
+def crawl(sources: Path, db: Path, timeout: float) -> dict[str, Any]:
+    for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        f.unlink(missing_ok=True)
+    c = measured(["crawl", "--all", "-q"], sources, db, timeout, "crawl")
     con = sqlite3.connect(db)
     try:
-        articles = con.execute("select count(*) from articles").fetchone()[0]
+        c["articles"] = con.execute("select count(*) from articles").fetchone()[0]
     finally:
         con.close()
-    if rc not in (0,):
-        raise BenchError(f"the crawl exited {rc}: see {db.parent / 'crawl.stderr'}")
-    peak = max((s[0] for s in mem.samples), default=0.0)
-    tree = max((s[1] for s in mem.samples), default=0.0)
-    main_cpu, workers_cpu = mem.split()
-    return {"wall": wall, "cpu": cpu, "articles": articles, "peak_mb": peak, "tree_mb": tree,
-            "memory": mem.samples, "main_cpu": main_cpu, "workers_cpu": workers_cpu}
+    return c
+
+
+def reextract(sources: Path, db: Path, timeout: float) -> dict[str, Any]:
+    """``vnarchive reextract`` over every stored capture of the archive (its progress markers cleared first, so
+    a second run does the whole work again); ``articles``: the pages it examined."""
+    con = sqlite3.connect(db)
+    try:
+        con.execute("delete from reextract_progress")
+        con.commit()
+    finally:
+        con.close()
+    c = measured(["reextract", "--json"], sources, db, timeout, "reextract")
+    try:
+        c["report"] = json.loads(c["stdout"])
+    except ValueError as e:
+        raise BenchError(f"reextract printed no JSON report: {c['stdout'][:200]!r}") from e
+    c["articles"] = c["report"]["total"]["examined"]
+    return c
 
 
 def memory_lines(samples: list[tuple[float, float]], points: int = 12) -> list[str]:
@@ -269,7 +305,7 @@ def plain_trafilatura(pages: list[tuple[str, bytes]], sample: int = 0) -> float:
 
 # ---------------------------------------------------------------- report
 
-def report(label: str, c: dict[str, Any], plain_s: float, as_json: bool) -> None:
+def report(label: str, c: dict[str, Any], plain_s: float, as_json: bool, done: str = "articles archived") -> None:
     n = max(1, c["articles"])
     rate = c["articles"] / c["wall"]
     bound = 2 / plain_s
@@ -283,18 +319,20 @@ def report(label: str, c: dict[str, Any], plain_s: float, as_json: bool) -> None
         "main_ms_per_article": round(c["main_cpu"] / n * 1000, 1),
         "workers_ms_per_article": round(c["workers_cpu"] / n * 1000, 1),
     }
+    if "report" in c:
+        figures["reextract"] = c["report"]["total"]
     if as_json:
         print(json.dumps(figures))
         return
-    print(f"\n{label}: {c['articles']} articles archived in {c['wall']:.1f} s")
+    print(f"\n{label}: {c['articles']} {done} in {c['wall']:.1f} s")
     print("| | articles/s | CPU per article | cores used |\n|---|---|---|---|")
-    print(f"| vnarchive, end to end | {rate:.1f} | {figures['cpu_ms_per_article']} ms (whole tree) | "
+    print(f"| vnarchive, {'end to end' if 'report' not in c else 'reextract'} | {rate:.1f} | {figures['cpu_ms_per_article']} ms (whole tree) | "
           f"{figures['cores_used']} of 2 |")
     print(f"| plain trafilatura, one core | {1 / plain_s:.1f} | {plain_s * 1000:.1f} ms | 1 |")
     print(f"| 2-core extraction bound | {bound:.1f} | | 2 |")
     print(f"share of the bound {rate / bound:.1%}; cpu_ratio {figures['cpu_ratio']}; "
           f"peak RSS {figures['peak_process_mb']} MB (largest process), {figures['peak_tree_mb']} MB (tree)")
-    print(f"CPU per article by process (sampled every second): main process (crawl, archive writer) "
+    print(f"CPU per article by process (sampled every second): main process (the command, archive writer) "
           f"{figures['main_ms_per_article']} ms, extraction workers {figures['workers_ms_per_article']} ms")
     for line in memory_lines(c["memory"]):
         print(line)
@@ -311,22 +349,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="one JSON line of figures")
     ap.add_argument("--baseline-sample", type=int, default=0,
                     help="plain trafilatura on this many of the archived pages, evenly spread (default: all)")
+    ap.add_argument("--reextract", action="store_true",
+                    help="then `vnarchive reextract` over every stored capture of that archive, measured the same way")
+    ap.add_argument("--reuse", action="store_true",
+                    help="the archive a previous run left in --work instead of a new crawl (with --reextract)")
     a = ap.parse_args(argv)
     work = Path(a.work) if a.work else Path(tempfile.gettempdir()) / "vnarchive-throughput"
     work.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT))
+    label = "realpages" if a.realpages else f"vnweb export, seed {a.seed}, {a.articles} stories"
+    db = work / "archive.db"
     try:
+        if a.reuse and not db.is_file():
+            raise BenchError(f"--reuse: {db} does not exist (run once without --reuse)")
         site, sources, probe = realpages_site(work) if a.realpages else vnweb_site(a, work)
-        with nginx(site, probe):
-            c = crawl(sources, work / "archive.db", a.timeout)
-        pages = [(url, body) for url, body, _ in archived_pages(work / "archive.db")]
+        c = None
+        if not a.reuse:
+            with nginx(site, probe):
+                c = crawl(sources, db, a.timeout)
+        pages = [(url, body) for url, body, _ in archived_pages(db)]
         if not pages:
             raise BenchError("nothing was archived: see the crawl's stderr in " + str(work))
         plain = plain_trafilatura(pages, a.baseline_sample)
+        del pages
+        if c is not None:
+            report(label, c, plain, a.json)
+        if a.reextract:
+            report(label, reextract(sources, db, a.timeout), plain, a.json, done="stored pages re-extracted")
     except BenchError as e:
         print(f"throughput: {e}", file=sys.stderr)
         return 2
-    report("realpages" if a.realpages else f"vnweb export, seed {a.seed}, {a.articles} stories", c, plain, a.json)
     return 0
 
 

@@ -315,6 +315,23 @@ def test_the_crawls_refinement_commits_a_batch_at_a_time_with_the_same_result(
     assert refine_run(factory, SOURCE, cold, extract_article) == 0  # idempotent
 
 
+def test_the_check_reads_versions_a_chunk_at_a_time_with_the_same_answer(
+        factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    """versions_to_refine reads CHECK_CHUNK versions at a time (a worker's share of a big first crawl is tens
+    of thousands): the same versions, in id order, whatever the chunk and the order the ids come in."""
+    cold = crawl(factory, [(i, page(i, see_also=(i + 1) % 12)) for i in range(12)])
+    with factory() as s:
+        ids = refine.run_version_ids(s, SOURCE.id, cold)
+        model = refine.refine_model(s, SOURCE.id)
+        assert model is not None
+        whole = refine.versions_to_refine(s, model, ids)
+        assert len(whole) >= 6 and whole == sorted(whole)
+        for chunk in (1, 5, 7):
+            monkeypatch.setattr(refine, "CHECK_CHUNK", chunk)
+            assert refine.versions_to_refine(s, model, ids) == whole
+            assert refine.versions_to_refine(s, model, ids[::-1]) == whole
+
+
 def test_the_check_in_the_extraction_workers_finds_what_the_writer_would(
         factory: sessionmaker[Session], db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A crawl finds the versions to refine in its extraction workers (real processes, reading the archive

@@ -15,6 +15,7 @@ A URL these functions cannot read (a port that is not a number or above 65535, a
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -68,6 +69,15 @@ def _split(url: str) -> tuple[str, str, str, str]:
 
 def clean_url(url: str, ignore_params: tuple[str, ...] | frozenset[str] = ()) -> str:
     """The URL to request: same host and path, minus tracking/print/AMP parameters and the fragment."""
+    if not isinstance(ignore_params, (tuple, frozenset)):
+        ignore_params = tuple(ignore_params)
+    return _clean_url(url, ignore_params)
+
+
+# Remembered: the archive writer cleans each URL of a page four times (its URLs and their keys, when the page is
+# stored on fetch and again when it is archived), and w3lib's canonicalize_url is most of that
+@functools.lru_cache(maxsize=4096)
+def _clean_url(url: str, ignore_params: tuple[str, ...] | frozenset[str]) -> str:
     extra = frozenset(p.lower() for p in ignore_params)
     scheme, netloc, path, query = _split(url.strip())
     # the policy, on the URL as sent: parameters are dropped by name, the values of the others are untouched

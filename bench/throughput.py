@@ -305,7 +305,9 @@ def plain_trafilatura(pages: list[tuple[str, bytes]], sample: int = 0) -> float:
 
 # ---------------------------------------------------------------- report
 
-def report(label: str, c: dict[str, Any], plain_s: float, as_json: bool, done: str = "articles archived") -> None:
+def report(label: str, c: dict[str, Any], plain_s: float, as_json: bool) -> None:
+    """The table for a crawl's figures, or a reextract's (``c`` holds its JSON report)."""
+    what, done = ("reextract", "stored pages re-extracted") if "report" in c else ("end to end", "articles archived")
     n = max(1, c["articles"])
     rate = c["articles"] / c["wall"]
     bound = 2 / plain_s
@@ -326,7 +328,7 @@ def report(label: str, c: dict[str, Any], plain_s: float, as_json: bool, done: s
         return
     print(f"\n{label}: {c['articles']} {done} in {c['wall']:.1f} s")
     print("| | articles/s | CPU per article | cores used |\n|---|---|---|---|")
-    print(f"| vnarchive, {'end to end' if 'report' not in c else 'reextract'} | {rate:.1f} | {figures['cpu_ms_per_article']} ms (whole tree) | "
+    print(f"| vnarchive, {what} | {rate:.1f} | {figures['cpu_ms_per_article']} ms (whole tree) | "
           f"{figures['cores_used']} of 2 |")
     print(f"| plain trafilatura, one core | {1 / plain_s:.1f} | {plain_s * 1000:.1f} ms | 1 |")
     print(f"| 2-core extraction bound | {bound:.1f} | | 2 |")
@@ -375,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         if c is not None:
             report(label, c, plain, a.json)
         if a.reextract:
-            report(label, reextract(sources, db, a.timeout), plain, a.json, done="stored pages re-extracted")
+            report(label, reextract(sources, db, a.timeout), plain, a.json)
     except BenchError as e:
         print(f"throughput: {e}", file=sys.stderr)
         return 2

@@ -3,9 +3,9 @@
 Scrapy's ``MetaRefreshMiddleware`` looks for ``<meta http-equiv="refresh">`` in the first 4,096 characters of
 ``response.text``, and ``response.text`` decodes the whole body first (with the encoding guessed from all of it
 when nothing declares one): a real article page is 100-300 kB, decoded on the reactor's thread only to be
-dropped, since the extraction workers decode the page themselves, and held with the response (two bytes or four
-a character) while it is in flight.  Here a page whose first bytes cannot spell "refresh" goes on untouched; any other page goes through
-Scrapy's own middleware, which decides exactly as before.
+dropped (the extraction workers decode the page themselves) and held with the response while it is in flight.
+Here a page whose first bytes cannot spell "refresh" goes on untouched; any other page goes through Scrapy's own
+middleware, which decides exactly as before.
 """
 
 from __future__ import annotations

@@ -334,6 +334,20 @@ def serve_site() -> Iterator[object]:
         s.server_close()
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process under it, from /proc (Linux)."""
+    kids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                kids.append(int(d.name))
+    return [pid] + [p for k in kids for p in process_tree(k)]
+
+
 def run_cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """`vnarchive ARGS` in a subprocess, as users run it (one Scrapy reactor per process)."""
     return subprocess.run([sys.executable, "-m", "crawler", *args], cwd=ROOT, env={**os.environ, **env},

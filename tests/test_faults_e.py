@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
-from tests.conftest import ROOT, Page, Site, _handler, run_cli
+from tests.conftest import ROOT, Page, Site, _handler, process_tree, run_cli
 from tests.faultkit import (
     ROBOTS_ALLOW,
     RawServer,
@@ -192,19 +192,6 @@ def _socket_inodes(pid: int) -> set[str]:
     return out
 
 
-def _tree(pid: int) -> list[int]:
-    kids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                kids.append(int(d.name))
-    return [pid] + [p for k in kids for p in _tree(k)]
-
-
 @pytest.fixture
 def daemon(serve_site: Any, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, Any]]:
     slow = {"n": 0}
@@ -241,7 +228,7 @@ def test_the_daemon_listens_on_nothing_and_keeps_its_files_private(daemon: Any) 
         assert time.monotonic() < deadline and p.poll() is None, p.stderr.read() if p.poll() is not None else ""
         time.sleep(0.2)
     time.sleep(1)
-    procs = _tree(p.pid)
+    procs = process_tree(p.pid)
     assert len(procs) >= 2, "no crawl child to look at"
     listening = _listening_inodes()
     for pid in procs:

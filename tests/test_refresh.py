@@ -15,6 +15,7 @@ from crawler.refresh import WINDOW_BYTES, BytesFirstMetaRefreshMiddleware, may_r
 from tests.conftest import Page, archive_sql, run_cli
 from tests.sitefixture import article_html, listing_html, paragraphs
 from tests.test_decode import cp1258
+from tests.test_scope import _toml
 
 VI = "Hội nghị triển khai nhiệm vụ bảo đảm an ninh trật tự năm 2024 của Công an tỉnh Bình Định. " * 40
 
@@ -130,20 +131,7 @@ def test_a_crawl_follows_a_meta_refresh_to_the_article(serve_site: Any, tmp_path
         "/bai-viet/bai-so-2.html": Page(article_html(2, "Triển khai nhiệm vụ năm mới", paragraphs(2))),
     }
     site = serve_site(pages)
-    (tmp_path / "s.toml").write_text(f"""
-[[source]]
-id = "fixture"
-name = "Báo Thử Nghiệm"
-allowed_domains = ["127.0.0.1"]
-start_urls = ["{site.base}/"]
-article_patterns = ['/bai-viet/[a-z0-9-]+-\\d+\\.html']
-[source.politeness]
-download_delay = 0
-concurrency = 2
-autothrottle = false
-retries = 0
-timeout = 10
-""", encoding="utf-8")
+    (tmp_path / "s.toml").write_text(_toml(site.base, '["127.0.0.1"]'), encoding="utf-8")
     db = fresh_db("a.db")
     r = run_cli("crawl", "fixture", "--quiet", env={"VNARCHIVE_DB": db, "VNARCHIVE_SOURCES": str(tmp_path / "s.toml")})
     assert r.returncode == 0, r.stdout + r.stderr

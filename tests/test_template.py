@@ -315,15 +315,21 @@ def test_the_crawls_refinement_commits_a_batch_at_a_time_with_the_same_result(
     assert refine_run(factory, SOURCE, cold, extract_article) == 0  # idempotent
 
 
+def _cold_run(factory: sessionmaker[Session]) -> tuple[int, list[int], tpl.TemplateModel]:
+    """A brand-new source's first crawl: its run, the versions it made, and the template learnt by its end."""
+    cold = crawl(factory, [(i, page(i, see_also=(i + 1) % 12)) for i in range(12)])
+    with factory() as s:
+        model = refine.refine_model(s, SOURCE.id)
+        assert model is not None
+        return cold, refine.run_version_ids(s, SOURCE.id, cold), model
+
+
 def test_the_check_reads_versions_a_chunk_at_a_time_with_the_same_answer(
         factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
     """versions_to_refine reads CHECK_CHUNK versions at a time (a worker's share of a big first crawl is tens
     of thousands): the same versions, in id order, whatever the chunk and the order the ids come in."""
-    cold = crawl(factory, [(i, page(i, see_also=(i + 1) % 12)) for i in range(12)])
+    _, ids, model = _cold_run(factory)
     with factory() as s:
-        ids = refine.run_version_ids(s, SOURCE.id, cold)
-        model = refine.refine_model(s, SOURCE.id)
-        assert model is not None
         whole = refine.versions_to_refine(s, model, ids)
         assert len(whole) >= 6 and whole == sorted(whole)
         for chunk in (1, 5, 7):
@@ -340,11 +346,8 @@ def test_the_check_in_the_extraction_workers_finds_what_the_writer_would(
     from storage.models import Version
 
     monkeypatch.setattr(refine, "REFINE_BATCH", 3)  # 12 versions: batches for both workers
-    cold = crawl(factory, [(i, page(i, see_also=(i + 1) % 12)) for i in range(12)])
+    cold, ids, model = _cold_run(factory)
     with factory() as s:
-        ids = refine.run_version_ids(s, SOURCE.id, cold)
-        model = refine.refine_model(s, SOURCE.id)
-        assert model is not None
         expected = refine.versions_to_refine(s, model, ids)
     assert len(expected) >= 6
     pool = ExtractorPool(workers=2)

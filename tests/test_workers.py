@@ -17,7 +17,7 @@ import pytest
 from config.sources import Extraction
 from pipelines.items import Skipped
 from pipelines.workers import MAX_PARSE_BYTES, ExtractionStopped, ExtractorPool
-from tests.conftest import ROOT
+from tests.conftest import ROOT, process_tree
 from tests.workerfns import behave
 
 HINTS = Extraction()
@@ -155,23 +155,6 @@ time.sleep(600)
 """
 
 
-def descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d.name))
-    found, todo = set(), [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            found.add(c)
-            todo.append(c)
-    return found
-
-
 def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     """kill -9 of the crawl ends its workers (PR_SET_PDEATHSIG, from the kernel: one stuck in C with the GIL held
     too) and every other process it started."""
@@ -181,7 +164,7 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
         assert proc.stdout is not None
         pids = [int(p) for p in proc.stdout.readline().split()]
         assert len(pids) == 2 and all(not gone(p) for p in pids)
-        tree = descendants(proc.pid)
+        tree = set(process_tree(proc.pid)) - {proc.pid}
         assert set(pids) < tree, "the workers are not the crawl's descendants"
         proc.kill()
         proc.wait()

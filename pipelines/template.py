@@ -14,8 +14,8 @@ promo paragraph, the share bar) is template.  Three kinds of evidence are kept, 
 
 ``apply`` drops such paragraphs from an extraction, but never the page's own title, lead or first paragraph
 (other pages quote those), and never so many that the page loses its body.  This module is pure (``text_blocks``,
-``TemplateModel``, ``apply``); the rows in the archive are read and written by ``pipelines.template_store``, whose
-functions take a session and never commit.  A brand-new source is archived before its template is known, so at
+``TemplateModel``, ``apply``; the keys and their hashes are ``pipelines.template_keys``'s); the rows in the
+archive are read and written by ``pipelines.template_store``, whose functions take a session and never commit.  A brand-new source is archived before its template is known, so at
 the end of a crawl ``pipelines.refine`` applies everything learnt meanwhile to the versions that crawl created.
 """
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import logging
 import math
 import re
@@ -36,6 +35,23 @@ from lxml import etree
 
 from pipelines.items import Extracted
 from pipelines.metadata import byline_name
+from pipelines.template_keys import (  # noqa: F401 - the keys' names are the template's too (tpl.block_hash, ...)
+    CACHE_KEYS,
+    DIGITS,
+    LEAD_PREFIX,
+    MAX_TEASER_CHARS,
+    MAX_TITLE_CHARS,
+    MIN_TITLE_CHARS,
+    SAMPLE_CHARS,
+    TITLE_PREFIX,
+    KnownKeys,
+    block_hash,
+    block_key,
+    known_keys,
+    suffix_leads,
+    suffix_starts,
+    text_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +60,7 @@ SHARE = 0.05  # ... else on this share of the source's pages
 CAP_PAGES = 50  # ... but on this many pages is always enough: decisions stop drifting as the source grows
 SENTENCE_MIN_PAGES, SENTENCE_SHARE = 5, 0.15  # a sentence (a promo, a caption) needs more pages, never capped
 MAX_BLOCK_CHARS = 300  # longer blocks are prose, not furniture: not learnt (keeps the table small)
-LEAD_PREFIX = 80  # characters of a lead's key (digits kept) that identify its teasers elsewhere
 TEASER_SOURCE_CHARS = 150  # a first paragraph this long is quoted as a teaser (shorter: maybe a caption)
-MAX_TEASER_CHARS = 400  # a paragraph longer than this is prose, not another article's teaser
-MIN_TITLE_CHARS = 15  # shorter titles ("Thông báo") are too common to mark links by
-MAX_TITLE_CHARS = 250  # ... and longer ones are not titles
 KEEP_SHARE = 0.4  # apply never leaves less than this share of the text ...
 KEEP_CHARS = 200  # ... nor fewer characters than this (unless the text was shorter to begin with)
 
@@ -60,38 +72,11 @@ _BLOCK_TAGS = frozenset({
 })
 _SKIP_TAGS = frozenset({"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object",
                         "canvas", "textarea"})
-_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
-_DIGITS = re.compile(r"\d+")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 _WS = re.compile(r"\s+")
 
 
-# ---------------------------------------------------------------- blocks and keys
-
-# The caches below serve the reuse within one page (each paragraph is probed in every round of load_model, again
-# by apply; a page's candidates are hashed several times over), and CACHE_KEYS entries cover a page.  Sized for
-# 32k-65k keys they kept what pages long gone said: an extraction worker held 281 MB after 1,231 pages, 140 MB
-# with these sizes, at the same CPU per page.
-CACHE_KEYS = 1024
-
-
-@functools.lru_cache(maxsize=CACHE_KEYS)
-def text_key(text: str) -> str:
-    """NFC, case-folded, words only: how a title or a lead is recognised when quoted on another page."""
-    s = unicodedata.normalize("NFC", text).casefold()
-    return _NON_WORD.sub(" ", s.replace("_", " ")).strip()
-
-
-def block_key(text: str) -> str:
-    """What identifies a block across pages: ``text_key`` with digits as 0 (view counters, dates)."""
-    return _DIGITS.sub("0", text_key(text))
-
-
-@functools.lru_cache(maxsize=4 * CACHE_KEYS)  # a paragraph's many candidate titles and leads
-def block_hash(key: str, kind: str = "b") -> str:
-    """32 hex characters (template_blocks.block_hash); ``kind`` keeps blocks, titles and leads apart."""
-    return hashlib.blake2b(f"{kind}\x1f{key}".encode(), digest_size=16).hexdigest()
-
+# ---------------------------------------------------------------- blocks
 
 def text_blocks(root: Any, max_chars: int = MAX_BLOCK_CHARS) -> tuple[str, ...]:
     """The visible text blocks of a parsed page, in order, each once: every block element's own text (inline
@@ -151,6 +136,8 @@ class TemplateModel:
 
     counts: dict[str, int] = field(default_factory=dict)
     pages: int = 0
+    # the lead and title rows by key, when every one of them is known that way (a whole template read back)
+    known: KnownKeys | None = None
 
     def threshold(self, sentence: bool = False) -> int:
         """Pages a block must be on to be template.  A sentence needs more: formulaic captions and closing lines
@@ -180,17 +167,17 @@ def page_hashes(ex: Extracted) -> dict[str, str]:
     for b in ex.blocks:
         key = block_key(b)
         if 2 <= len(key) <= MAX_BLOCK_CHARS:
-            out.setdefault(block_hash(key), b[:200])
+            out.setdefault(block_hash(key), b[:SAMPLE_CHARS])
     title = text_key(ex.title)
     if len(title) >= MIN_TITLE_CHARS:
-        out.setdefault(block_hash(title, "t"), ex.title[:200])
+        out.setdefault(block_hash(title, "t"), ex.title[:SAMPLE_CHARS])
     # teasers elsewhere open like the lead, or like the first paragraph of prose (never a caption or a line
     # that other articles share word for word)
     paras = _paragraphs(ex.text)
     for opening in (ex.lead, paras[0] if paras and len(paras[0]) >= TEASER_SOURCE_CHARS else ""):
         key = text_key(opening)
         if len(key) >= LEAD_PREFIX:
-            out.setdefault(block_hash(key[:LEAD_PREFIX], "l"), opening[:200])
+            out.setdefault(block_hash(key[:LEAD_PREFIX], "l"), opening[:SAMPLE_CHARS])
     return out
 
 
@@ -202,11 +189,15 @@ def is_sentence(text: str) -> bool:
 def _frequent(model: TemplateModel, key: str, sentence: bool = False) -> bool:
     """``key`` (a text key) is a block on enough pages."""
     return len(key) <= MAX_BLOCK_CHARS and \
-        model.counts.get(block_hash(_DIGITS.sub("0", key)), 0) >= model.threshold(sentence)
+        model.counts.get(block_hash(DIGITS.sub("0", key)), 0) >= model.threshold(sentence)
 
 
 def _teaser(model: TemplateModel, key: str) -> bool:
-    return LEAD_PREFIX <= len(key) <= MAX_TEASER_CHARS and bool(model.counts.get(block_hash(key[:LEAD_PREFIX], "l")))
+    if not LEAD_PREFIX <= len(key) <= MAX_TEASER_CHARS:
+        return False
+    if model.known is not None:
+        return bool(model.known.leads.get(key[:LEAD_PREFIX]))
+    return bool(model.counts.get(block_hash(key[:LEAD_PREFIX], "l")))
 
 
 def _own(key: str, own: tuple[str, ...]) -> bool:
@@ -221,29 +212,6 @@ def _labelled(model: TemplateModel, key: str) -> Iterator[str]:
     for k in range(1, min(7, len(words))):
         if _frequent(model, " ".join(words[:k])):
             yield " ".join(words[k:])
-
-
-@functools.lru_cache(maxsize=CACHE_KEYS)
-def suffix_leads(key: str) -> tuple[tuple[int, str], ...]:
-    """(word index, lead key) of each place in ``key`` (a text key: words between single spaces) where another
-    article's teaser could start: after at most a label and a title (MAX_TITLE_CHARS), with a rest long enough to
-    be recognised and short enough to be a teaser.  Only each rest's first LEAD_PREFIX characters are sliced,
-    and hashed here rather than through ``block_hash``: a paragraph has hundreds of them, none asked for twice
-    outside this cache, and copying every rest whole cost more than hashing it."""
-    n = len(key)
-    if n > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS:
-        return ()  # every rest would be longer than a teaser: prose (most paragraphs), no slicing needed
-    out = []
-    blake2b = hashlib.blake2b
-    start = j = 0
-    for word in key.split(" "):
-        start += len(word) + 1
-        j += 1
-        if start > MAX_TITLE_CHARS + 20 or start >= n:
-            break
-        if LEAD_PREFIX <= n - start <= MAX_TEASER_CHARS:  # the same key block_hash(rest[:LEAD_PREFIX], "l") gives
-            out.append((j, blake2b(("l\x1f" + key[start:start + LEAD_PREFIX]).encode(), digest_size=16).hexdigest()))
-    return tuple(out)
 
 
 @functools.lru_cache(maxsize=CACHE_KEYS)
@@ -279,7 +247,11 @@ def _title_spans(model: TemplateModel, key: str) -> Iterator[tuple[str, int, int
         return
     joined, at, fixed, starts = frame
     ends = set(fixed)
-    ends.update(j for j, lead in suffix_leads(key) if model.counts.get(lead))  # followed by a known teaser
+    if model.known is not None:  # followed by a known teaser
+        leads = model.known.leads
+        ends.update(j for j, start in suffix_starts(key) if leads.get(key[start:start + LEAD_PREFIX]))
+    else:
+        ends.update(j for j, lead in suffix_leads(key) if model.counts.get(lead))
     for i in starts:
         for j in ends:
             if j >= i + 3 and MIN_TITLE_CHARS <= at[j] - 1 - at[i] <= MAX_TITLE_CHARS:
@@ -288,6 +260,11 @@ def _title_spans(model: TemplateModel, key: str) -> Iterator[tuple[str, int, int
 
 def _other_title(model: TemplateModel, key: str, own_title: str) -> bool:
     """A link to another article: its title, perhaps behind a label, with its date or teaser after it."""
+    known = model.known
+    if known is not None:
+        return any(cand != own_title and (known.titles.get(cand) or (
+            cand[:TITLE_PREFIX] in known.long_titles and model.counts.get(block_hash(cand, "t"))))
+            for cand, _, _ in _title_spans(model, key))
     return any(cand != own_title and model.counts.get(block_hash(cand, "t"))
                for cand, _, _ in _title_spans(model, key))
 

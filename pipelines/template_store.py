@@ -22,6 +22,7 @@ from pipelines.template import (
     MIN_PAGES,
     TemplateModel,
     apply,
+    known_keys,
     page_hashes,
     probe_keys,
     suffix_leads,
@@ -44,8 +45,9 @@ def load_model(session: Session, source_id: str, ex: Extracted | None = None) ->
     blocks, counted = TemplateBlock.__table__.c, TemplatePages.__table__.c
     pages = conn.execute(select(counted.pages).where(counted.source_id == source_id)).scalar() or 0
     if ex is None:
-        every = select(blocks.block_hash, blocks.pages).where(blocks.source_id == source_id)
-        return TemplateModel(counts=dict(conn.execute(every).all()), pages=pages)
+        every = conn.execute(select(blocks.block_hash, blocks.pages, blocks.sample)
+                             .where(blocks.source_id == source_id)).all()
+        return TemplateModel(counts={h: n for h, n, _ in every}, pages=pages, known=known_keys(every))
     model = TemplateModel(pages=pages, counts=dict(_frequent_rows(session, source_id, model_threshold(pages),
                                                                   pages)))
     asked: set[str] = set(model.counts)

@@ -172,6 +172,58 @@ def test_needed_hashes_cover_what_apply_looks_up() -> None:
     assert tpl.apply(ex, partial).text == tpl.apply(ex, full).text != ex.text
 
 
+def rows_of(pages: list[Extracted]) -> list[tuple[str, int, str]]:
+    """The rows ``learn_page`` leaves for these pages: (hash, pages, sample)."""
+    rows: dict[str, tuple[str, int, str]] = {}
+    for ex in pages:
+        for h, sample in tpl.page_hashes(ex).items():
+            _, n, first = rows.get(h, (h, 0, sample))
+            rows[h] = (h, n + 1, first)
+    return list(rows.values())
+
+
+LONG = " và những chặng đường chuyển đổi số của các xã vùng cao biên giới phía Bắc trong năm 2024"
+
+
+def test_leads_and_titles_read_back_from_their_samples_decide_as_their_hashes_do() -> None:
+    """A whole template read back (refinement) looks leads and titles up by key, not by hash; titles longer
+    than a row's sample (cut at SAMPLE_CHARS) are found too.  Every verdict is the one the hashes give."""
+    pages = [extract(i, see_also=(i + 1) % 12) for i in range(12)]
+    pages += [dataclasses.replace(extract(i), title=extract(i).title + LONG * 2, lead=extract(i).lead + LONG * 2)
+              for i in range(12, 16)]
+    rows = rows_of(pages)
+    counts = {h: n for h, n, _ in rows}
+    known = tpl.known_keys(rows)
+    assert known is not None and known.leads and known.titles and known.long_titles
+    by_key = tpl.TemplateModel(counts=counts, pages=len(pages), known=known)
+    by_hash = tpl.TemplateModel(counts=counts, pages=len(pages))
+    verdicts = []
+    for other in pages:
+        first = other.text.split("\n\n")[0]
+        for p in (other.title, f"Tin liên quan: {other.title}", f"{other.title} (03/10/2024)",
+                  f"{other.title} {other.lead[:150]}", other.lead, f"Xem thêm: {other.title} {first[:200]}",
+                  other.title[:-4], other.lead[6:], first):
+            verdict = tpl._why_boilerplate(p, by_key, ("", "", ""))
+            assert verdict == tpl._why_boilerplate(p, by_hash, ("", "", "")), p
+            verdicts.append(verdict)
+    assert {"other_title", "teaser", None} <= set(verdicts)
+    long_title = pages[-1].title
+    assert tpl.SAMPLE_CHARS < len(long_title) <= tpl.MAX_TITLE_CHARS and tpl.text_key(long_title) not in known.titles
+    assert tpl._why_boilerplate(f"Xem thêm: {long_title}", by_key, ("", "", "")) == "other_title"
+    ex = extract(3, see_also=7)
+    assert tpl.apply(ex, by_key).text == tpl.apply(ex, by_hash).text != ex.text
+
+
+def test_a_cut_sample_that_may_hide_a_key_leaves_the_lookups_to_the_hashes() -> None:
+    lead_row = rows_of([extract(1)])
+    assert tpl.known_keys(lead_row) is not None
+    # 200 characters, hardly 60 of them word characters: a lead or a title cut there is not known by its key
+    cut = ("- " * 70) + "x" * 60
+    assert len(cut) == tpl.SAMPLE_CHARS
+    assert tpl.known_keys([*lead_row, ("0" * 32, 1, cut)]) is None
+    assert tpl.known_keys([*lead_row, ("0" * 32, 1, cut[:-1])]) is not None  # uncut: the whole text, no lead
+
+
 # ---------------------------------------------------------------- storage
 
 SOURCE = Source(id="so", name="Sở Khoa học", allowed_domains=("so.example.vn",),
@@ -243,6 +295,7 @@ def test_what_load_model_reads_for_a_page_cleans_it_as_the_whole_template_does(f
     crawl(factory, [(i, page(i, see_also=(i + 3) % 12)) for i in range(12)])
     with factory() as s:
         everything = tpl_store.load_model(s, "so")
+        assert everything.known is not None  # the whole template: leads and titles by key
         changed = 0
         for i in range(12):
             for see_also in (None, (i + 1) % 12, (i + 5) % 12):

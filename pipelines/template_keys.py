@@ -1,0 +1,122 @@
+"""The keys of the template learner (``pipelines.template``): how a block, a title or a lead is recognised on
+another page (``text_key``, ``block_key``), hashed as the archive stores it (``block_hash``), where in a paragraph
+another article's teaser could start (``suffix_starts``, ``suffix_leads``), and a whole template's lead and title
+rows read back from their samples (``known_keys``).  Pure: no model, no database.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+LEAD_PREFIX = 80  # characters of a lead's key (digits kept) that identify its teasers elsewhere
+MAX_TEASER_CHARS = 400  # a paragraph longer than this is prose, not another article's teaser
+MIN_TITLE_CHARS = 15  # shorter titles ("Thông báo") are too common to mark links by
+MAX_TITLE_CHARS = 250  # ... and longer ones are not titles
+
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+DIGITS = re.compile(r"\d+")  # a block key has them as 0 (view counters, dates)
+
+
+# The caches below serve the reuse within one page (each paragraph is probed in every round of load_model, again
+# by apply; a page's candidates are hashed several times over), and CACHE_KEYS entries cover a page.  Sized for
+# 32k-65k keys they kept what pages long gone said: an extraction worker held 281 MB after 1,231 pages, 140 MB
+# with these sizes, at the same CPU per page.
+CACHE_KEYS = 1024
+
+
+@functools.lru_cache(maxsize=CACHE_KEYS)
+def text_key(text: str) -> str:
+    """NFC, case-folded, words only: how a title or a lead is recognised when quoted on another page."""
+    s = unicodedata.normalize("NFC", text).casefold()
+    return _NON_WORD.sub(" ", s.replace("_", " ")).strip()
+
+
+def block_key(text: str) -> str:
+    """What identifies a block across pages: ``text_key`` with digits as 0 (view counters, dates)."""
+    return DIGITS.sub("0", text_key(text))
+
+
+@functools.lru_cache(maxsize=4 * CACHE_KEYS)  # a paragraph's many candidate titles and leads
+def block_hash(key: str, kind: str = "b") -> str:
+    """32 hex characters (template_blocks.block_hash); ``kind`` keeps blocks, titles and leads apart."""
+    return hashlib.blake2b(f"{kind}\x1f{key}".encode(), digest_size=16).hexdigest()
+
+
+@functools.lru_cache(maxsize=CACHE_KEYS)
+def suffix_starts(key: str) -> tuple[tuple[int, int], ...]:
+    """(word index, character offset) of each place in ``key`` (a text key: words between single spaces) where
+    another article's teaser could start: after at most a label and a title (MAX_TITLE_CHARS), with a rest long
+    enough to be recognised and short enough to be a teaser."""
+    n = len(key)
+    if n > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS:
+        return ()  # every rest would be longer than a teaser: prose (most paragraphs), no slicing needed
+    out = []
+    start = j = 0
+    for word in key.split(" "):
+        start += len(word) + 1
+        j += 1
+        if start > MAX_TITLE_CHARS + 20 or start >= n:
+            break
+        if LEAD_PREFIX <= n - start <= MAX_TEASER_CHARS:
+            out.append((j, start))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=CACHE_KEYS)
+def suffix_leads(key: str) -> tuple[tuple[int, str], ...]:
+    """(word index, lead key hash) of each of ``suffix_starts``.  Only each rest's first LEAD_PREFIX characters
+    are sliced, and hashed here rather than through ``block_hash``: a paragraph has hundreds of them, none asked
+    for twice outside this cache, and copying every rest whole cost more than hashing it."""
+    blake2b = hashlib.blake2b
+    # the same key block_hash(rest[:LEAD_PREFIX], "l") gives
+    return tuple((j, blake2b(("l\x1f" + key[start:start + LEAD_PREFIX]).encode(), digest_size=16).hexdigest())
+                 for j, start in suffix_starts(key))
+
+
+SAMPLE_CHARS = 200  # what a row keeps of the text it was learnt from (``page_hashes``)
+TITLE_PREFIX = 100  # characters of a title key a cut sample stands for (a title of SAMPLE_CHARS or more)
+KEY_MARGIN = 20  # a cut sample's key this much longer than a prefix holds that prefix whole
+
+
+@dataclass(frozen=True, slots=True)
+class KnownKeys:
+    """A source's lead and title rows by key rather than by hash (``known_keys``), so that a paragraph's many
+    candidate teasers and titles are looked up without hashing each: ``leads`` and ``titles`` key -> pages, and
+    the openings of the rows that may be titles longer than their sample (``long_titles``: only a candidate
+    starting with one of them is hashed and looked up by hash)."""
+
+    leads: dict[str, int]
+    titles: dict[str, int]
+    long_titles: frozenset[str]
+
+
+def known_keys(rows: Iterable[tuple[str, int, str]]) -> KnownKeys | None:
+    """``KnownKeys`` of a source's ``rows`` (hash, pages, sample), each key read back from the row's sample and
+    checked against its hash; None when a row might be a lead or a title its sample does not give the key of (a
+    sample cut at SAMPLE_CHARS with hardly more word characters left than the key has).  An uncut sample is the
+    whole text, so a lead's or a title's key is always read back from it (extracted text holds no NUL for
+    ``learn_page`` to take out: lxml refuses it)."""
+    leads: dict[str, int] = {}
+    titles: dict[str, int] = {}
+    long_titles: set[str] = set()
+    blake2b = hashlib.blake2b
+
+    def hashed(kind: str, key: str) -> str:  # block_hash, not through its page cache: thousands of rows
+        return blake2b(f"{kind}\x1f{key}".encode(), digest_size=16).hexdigest()
+
+    for h, pages, sample in rows:
+        key = text_key.__wrapped__(sample)
+        if len(key) >= LEAD_PREFIX and hashed("l", key[:LEAD_PREFIX]) == h:
+            leads[key[:LEAD_PREFIX]] = pages
+        elif len(key) >= MIN_TITLE_CHARS and hashed("t", key) == h:
+            titles[key] = pages
+        elif len(sample) >= SAMPLE_CHARS:  # cut: it may be a lead or a title of a longer text
+            if len(key) < max(LEAD_PREFIX, TITLE_PREFIX) + KEY_MARGIN:
+                return None
+            long_titles.add(key[:TITLE_PREFIX])
+    return KnownKeys(leads, titles, frozenset(long_titles))

@@ -263,7 +263,7 @@ def _other_title(model: TemplateModel, key: str, own_title: str) -> bool:
     known = model.known
     if known is not None:
         return any(cand != own_title and (known.titles.get(cand) or (
-            cand[:TITLE_PREFIX] in known.long_titles and model.counts.get(block_hash(cand, "t"))))
+            cand[:TITLE_PREFIX] in known.long_titles and known.cut.get(block_hash(cand, "t"))))
             for cand, _, _ in _title_spans(model, key))
     return any(cand != own_title and model.counts.get(block_hash(cand, "t"))
                for cand, _, _ in _title_spans(model, key))

@@ -11,7 +11,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 LEAD_PREFIX = 80  # characters of a lead's key (digits kept) that identify its teasers elsewhere
 MAX_TEASER_CHARS = 400  # a paragraph longer than this is prose, not another article's teaser
@@ -83,40 +83,45 @@ TITLE_PREFIX = 100  # characters of a title key a cut sample stands for (a title
 KEY_MARGIN = 20  # a cut sample's key this much longer than a prefix holds that prefix whole
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class KnownKeys:
-    """A source's lead and title rows by key rather than by hash (``known_keys``), so that a paragraph's many
-    candidate teasers and titles are looked up without hashing each: ``leads`` and ``titles`` key -> pages, and
-    the openings of the rows that may be titles longer than their sample (``long_titles``: only a candidate
-    starting with one of them is hashed and looked up by hash)."""
+    """A source's lead and title rows by key rather than by hash, so that a paragraph's many candidate teasers
+    and titles are looked up without hashing each: ``leads`` and ``titles`` key -> pages, each key read back
+    from its row's sample and checked against the row's hash.  A row whose sample was cut (at SAMPLE_CHARS) may
+    be a title longer than that: its opening is in ``long_titles``, its hash in ``cut``, and only a candidate
+    starting with such an opening is hashed and looked up there."""
 
-    leads: dict[str, int]
-    titles: dict[str, int]
-    long_titles: frozenset[str]
+    leads: dict[str, int] = field(default_factory=dict)
+    titles: dict[str, int] = field(default_factory=dict)
+    long_titles: set[str] = field(default_factory=set)
+    cut: dict[str, int] = field(default_factory=dict)
+
+    def add(self, rows: Iterable[tuple[str, int, str]]) -> bool:
+        """Take in a source's ``rows`` (hash, pages, sample); False when one might be a lead or a title its
+        sample does not give the key of (cut with hardly more word characters left than the key has): the
+        lookups are then the hashes' to make.  An uncut sample is the whole text, so a lead's or a title's key
+        is always read back from it (extracted text holds no NUL for ``learn_page`` to take out: lxml refuses
+        it)."""
+        blake2b = hashlib.blake2b
+
+        def hashed(kind: str, key: str) -> str:  # block_hash, not through its page cache: thousands of rows
+            return blake2b(f"{kind}\x1f{key}".encode(), digest_size=16).hexdigest()
+
+        for h, pages, sample in rows:
+            key = text_key.__wrapped__(sample)
+            if len(key) >= LEAD_PREFIX and hashed("l", key[:LEAD_PREFIX]) == h:
+                self.leads[key[:LEAD_PREFIX]] = pages
+            elif len(key) >= MIN_TITLE_CHARS and hashed("t", key) == h:
+                self.titles[key] = pages
+            elif len(sample) >= SAMPLE_CHARS:  # cut: it may be a lead or a title of a longer text
+                if len(key) < max(LEAD_PREFIX, TITLE_PREFIX) + KEY_MARGIN:
+                    return False
+                self.long_titles.add(key[:TITLE_PREFIX])
+                self.cut[h] = pages
+        return True
 
 
 def known_keys(rows: Iterable[tuple[str, int, str]]) -> KnownKeys | None:
-    """``KnownKeys`` of a source's ``rows`` (hash, pages, sample), each key read back from the row's sample and
-    checked against its hash; None when a row might be a lead or a title its sample does not give the key of (a
-    sample cut at SAMPLE_CHARS with hardly more word characters left than the key has).  An uncut sample is the
-    whole text, so a lead's or a title's key is always read back from it (extracted text holds no NUL for
-    ``learn_page`` to take out: lxml refuses it)."""
-    leads: dict[str, int] = {}
-    titles: dict[str, int] = {}
-    long_titles: set[str] = set()
-    blake2b = hashlib.blake2b
-
-    def hashed(kind: str, key: str) -> str:  # block_hash, not through its page cache: thousands of rows
-        return blake2b(f"{kind}\x1f{key}".encode(), digest_size=16).hexdigest()
-
-    for h, pages, sample in rows:
-        key = text_key.__wrapped__(sample)
-        if len(key) >= LEAD_PREFIX and hashed("l", key[:LEAD_PREFIX]) == h:
-            leads[key[:LEAD_PREFIX]] = pages
-        elif len(key) >= MIN_TITLE_CHARS and hashed("t", key) == h:
-            titles[key] = pages
-        elif len(sample) >= SAMPLE_CHARS:  # cut: it may be a lead or a title of a longer text
-            if len(key) < max(LEAD_PREFIX, TITLE_PREFIX) + KEY_MARGIN:
-                return None
-            long_titles.add(key[:TITLE_PREFIX])
-    return KnownKeys(leads, titles, frozenset(long_titles))
+    """``KnownKeys`` of a source's ``rows`` (hash, pages, sample), or None (see ``KnownKeys.add``)."""
+    known = KnownKeys()
+    return known if known.add(rows) else None

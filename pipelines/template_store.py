@@ -12,14 +12,16 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, delete, func, select
+from sqlalchemy import String, any_, bindparam, delete, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from pipelines.items import Extracted, Skipped
 from pipelines.template import (
     MIN_PAGES,
+    KnownKeys,
     TemplateModel,
     apply,
     known_keys,
@@ -34,9 +36,13 @@ from storage.repo import insert_for
 logger = logging.getLogger(__name__)
 
 
-def load_model(session: Session, source_id: str, ex: Extracted | None = None) -> TemplateModel:
+def load_model(session: Session, source_id: str, ex: Extracted | None = None, indexed: bool = False
+               ) -> TemplateModel:
     """The source's template.  With ``ex``: the frequent blocks (the template proper, a few hundred rows) and
-    the title / teaser keys ``ex``'s paragraphs could match; without: every row (refinement, inspection)."""
+    the title / teaser keys ``ex``'s paragraphs could match; without: every row (refinement, inspection).
+    ``indexed`` (an extraction worker's read-only session on SQLite): the lead and title rows from this
+    process's ``KnownKeys`` of the source, brought up to date with the rows added since it last looked
+    (``_known_now``), instead of the keys ``ex`` could match probed by hash."""
     from storage.models import TemplateBlock, TemplatePages
 
     # Core on the session's connection: the workers run this for every page, and the ORM's statement handling
@@ -50,6 +56,10 @@ def load_model(session: Session, source_id: str, ex: Extracted | None = None) ->
         return TemplateModel(counts={h: n for h, n, _ in every}, pages=pages, known=known_keys(every))
     model = TemplateModel(pages=pages, counts=dict(_frequent_rows(session, source_id, model_threshold(pages),
                                                                   pages)))
+    if indexed and conn.dialect.name == "sqlite":
+        model.known = _known_now(session, source_id, pages)
+        if model.known is not None:
+            return model
     asked: set[str] = set(model.counts)
     among, as_param = _blocks_among(conn.dialect.name)
     # the probe keys and their teaser keys do not change from round to round (the rounds read title and lead
@@ -119,6 +129,56 @@ def _frequent_rows(session: Session, source_id: str, low: int, pages: int) -> di
     return rows
 
 
+# A worker's KnownKeys of each source (SQLite): read whole once, then only the rows added since, in rowid order
+# (a row's rowid never changes; an upsert that counts a page again keeps it, and only a row's existence matters
+# for a lead or a title).  Read whole again when the scheduled pruning may have forgotten rows (a PRUNE_EVERY
+# boundary passed) or when the archive is not the one read before (fewer pages, or a lower top rowid).
+@dataclass(slots=True)
+class _Known:
+    pages: int
+    top: int  # the highest rowid of template_blocks read
+    keys: KnownKeys | None  # None: a row may hide its key, the page's keys are probed by hash
+
+
+_KNOWN: dict[tuple[str, str], _Known] = {}
+
+
+def _known_now(session: Session, source_id: str, pages: int) -> KnownKeys | None:
+    """The source's lead and title rows as the archive holds them now, by key (None: by hash)."""
+    conn = session.connection()
+    key = (str(session.get_bind().engine.url), source_id)
+    top_rowid, every, since = _known_statements()
+    top = conn.execute(top_rowid).scalar() or 0
+    with _FREQUENT_LOCK:
+        hit = _KNOWN.get(key)
+    if hit is None or pages < hit.pages or top < hit.top or pages // PRUNE_EVERY != hit.pages // PRUNE_EVERY:
+        keys = KnownKeys()
+        rows = conn.execute(every, {"source_id": source_id}).all()
+        hit = _Known(pages, top, keys if keys.add(rows) else None)
+    else:
+        if top > hit.top:
+            rows = conn.execute(since, {"source_id": source_id, "after": hit.top}).all()
+            if hit.keys is not None and not hit.keys.add(rows):
+                hit.keys = None
+        hit.pages, hit.top = pages, top
+    with _FREQUENT_LOCK:
+        _KNOWN[key] = hit
+    return hit.keys
+
+
+@functools.cache
+def _known_statements() -> tuple[Any, Any, Any]:
+    """``_known_now``'s reads: the table's top rowid (SQLite reads it off the b-tree's end), a source's rows, its
+    rows after a rowid (a range of the table's own b-tree)."""
+    from storage.models import TemplateBlock
+
+    table = TemplateBlock.__table__
+    rowid: Any = literal_column("rowid")
+    c = table.c
+    rows = select(c.block_hash, c.pages, c.sample).where(c.source_id == bindparam("source_id"))
+    return select(func.max(rowid)).select_from(table), rows, rows.where(rowid > bindparam("after"))
+
+
 @functools.cache
 def _learn_statements(dialect: str) -> tuple[Any, Any]:
     """``learn_page``'s two upserts (a page's blocks; the source's page count, read back), built once per
@@ -148,11 +208,13 @@ def learn_page(session: Session, source_id: str, ex: Extracted, when: dt.datetim
         prune_scheduled(session, source_id)
 
 
-def apply_stored(session: Session, source_id: str, result: Extracted | Skipped) -> Extracted | Skipped:
-    """``apply`` with the source's stored template (what the archive pipeline calls before writing)."""
+def apply_stored(session: Session, source_id: str, result: Extracted | Skipped, indexed: bool = False
+                 ) -> Extracted | Skipped:
+    """``apply`` with the source's stored template (what the archive pipeline calls before writing; ``indexed``:
+    see ``load_model``)."""
     if not isinstance(result, Extracted):
         return result
-    return apply(result, load_model(session, source_id, result))
+    return apply(result, load_model(session, source_id, result, indexed))
 
 
 def prune_blocks(session: Session, source_id: str, before: dt.datetime, max_pages: int = 1) -> int:

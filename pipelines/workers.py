@@ -118,7 +118,7 @@ def _template_text(archive: tuple[str, str], ex: Extracted) -> str | None:
     db_url, source_id = archive
     try:
         with archive_reader(db_url)() as session:
-            cleaned = apply_stored(session, source_id, ex)
+            cleaned = apply_stored(session, source_id, ex, indexed=True)
         return cleaned.text if isinstance(cleaned, Extracted) else None
     except Exception as e:  # noqa: BLE001 - a busy or unreadable archive costs the writer this work, nothing more
         logging.getLogger(__name__).debug("template not applied in the worker: %s", e)

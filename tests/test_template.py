@@ -306,6 +306,49 @@ def test_what_load_model_reads_for_a_page_cleans_it_as_the_whole_template_does(f
         assert changed >= 12  # the links to other articles were found and dropped, not just left alone
 
 
+def test_a_workers_index_of_leads_and_titles_follows_the_archive(factory: sessionmaker[Session],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """An extraction worker (``indexed``, SQLite) keeps the source's lead and title rows by key: read whole once,
+    then only the rows added since it last looked, whole again past a pruning boundary (rows forgotten).  Every
+    page is cleaned as the probe by hash cleans it (the rows the archive holds then; the frequent blocks from the
+    same cache)."""
+    from pipelines import template_keys
+    from storage.models import TemplateBlock
+
+    monkeypatch.setattr(tpl_store, "_KNOWN", {})
+    monkeypatch.setattr(tpl_store, "PRUNE_EVERY", 6)
+    reads: list[int] = []
+    add = template_keys.KnownKeys.add
+
+    def counted(self: template_keys.KnownKeys, rows: list[tuple[str, int, str]]) -> bool:
+        reads.append(len(rows))
+        return add(self, rows)
+
+    monkeypatch.setattr(template_keys.KnownKeys, "add", counted)
+    sqlite = factory.kw["bind"].dialect.name == "sqlite"
+    changed = 0
+    for i in range(9):
+        if i == 5:  # the sixth page is a pruning boundary: what the schedule forgets, the index forgets too
+            with factory.begin() as s:
+                title = s.get(TemplateBlock, ("so", tpl.block_hash(tpl.text_key(article(2)[0]), "t")))
+                assert title is not None
+                s.delete(title)
+        crawl(factory, [(i, page(i, see_also=(i + 1) % 9))])
+        with factory() as s:
+            for j in range(9):
+                ex = extract(j, see_also=(j + 2) % 9)
+                got, probed = (tpl_store.apply_stored(s, "so", ex, indexed=flag) for flag in (True, False))
+                assert isinstance(got, Extracted) and isinstance(probed, Extracted)
+                assert got.text == probed.text, (i, j)
+                changed += got.text != ex.text
+    assert changed >= 9
+    if sqlite:  # read whole after the first page and past the boundary, else a page's new rows
+        assert len(reads) == 9 and reads[0] < reads[5] and max(reads[1:5] + reads[6:]) < reads[0]
+        assert tpl_store._KNOWN[(str(factory.kw["bind"].url), "so")].keys is not None
+    else:
+        assert not reads  # PostgreSQL: probed by hash
+
+
 @pytest.mark.parametrize("batch", [refine.REFINE_BATCH, 5])  # the run's versions are read a batch at a time (5: three batches)
 def test_refine_fixes_the_cold_start_in_place_and_only_for_this_run(factory: sessionmaker[Session], batch: int,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:

@@ -67,13 +67,14 @@ def would_change(model: TemplateModel, version: Any) -> bool:
     return apply(stored, model).text != stored.text
 
 
-def refine_model(session: Session, source_id: str) -> TemplateModel | None:
-    """The whole template, read once for a refinement (None: nothing learnt, nothing to refine)."""
+def refine_model(session: Session, source_id: str, indexed: bool = False) -> TemplateModel | None:
+    """The whole template, read once for a refinement (None: nothing learnt, nothing to refine); ``indexed``:
+    an extraction worker's read-only session, whose index of the lead and title rows the crawl kept warm."""
     from storage.models import TemplatePages
 
     if not session.execute(select(TemplatePages.pages).where(TemplatePages.source_id == source_id)).scalar():
         return None
-    return load_model(session, source_id)
+    return load_model(session, source_id, indexed=indexed)
 
 
 def versions_to_refine(session: Session, model: TemplateModel, ids: list[int]) -> list[int]:
@@ -98,7 +99,7 @@ def check_in_worker(db_url: str, source_id: str, ids: list[int]) -> list[int] | 
 
     try:
         with archive_reader(db_url)() as session:
-            model = refine_model(session, source_id)
+            model = refine_model(session, source_id, indexed=True)
             return versions_to_refine(session, model, ids) if model is not None else []
     except Exception as e:  # noqa: BLE001 - a busy or unreadable archive: the writer checks the batch itself
         logger.debug("the refinement check could not read the archive here: %s", e)

@@ -42,7 +42,8 @@ def load_model(session: Session, source_id: str, ex: Extracted | None = None, in
     the title / teaser keys ``ex``'s paragraphs could match; without: every row (refinement, inspection).
     ``indexed`` (an extraction worker's read-only session on SQLite): the lead and title rows from this
     process's ``KnownKeys`` of the source, brought up to date with the rows added since it last looked
-    (``_known_now``), instead of the keys ``ex`` could match probed by hash."""
+    (``_known_now``), instead of the keys ``ex`` could match probed by hash (or, without ``ex``, read back from
+    every row's sample)."""
     from storage.models import TemplateBlock, TemplatePages
 
     # Core on the session's connection: the workers run this for every page, and the ORM's statement handling
@@ -51,6 +52,10 @@ def load_model(session: Session, source_id: str, ex: Extracted | None = None, in
     blocks, counted = TemplateBlock.__table__.c, TemplatePages.__table__.c
     pages = conn.execute(select(counted.pages).where(counted.source_id == source_id)).scalar() or 0
     if ex is None:
+        if indexed and conn.dialect.name == "sqlite":  # the keys from this process's index, the counts read
+            counts = dict(conn.execute(select(blocks.block_hash, blocks.pages)
+                                       .where(blocks.source_id == source_id)).all())
+            return TemplateModel(counts=counts, pages=pages, known=_known_now(session, source_id, pages))
         every = conn.execute(select(blocks.block_hash, blocks.pages, blocks.sample)
                              .where(blocks.source_id == source_id)).all()
         return TemplateModel(counts={h: n for h, n, _ in every}, pages=pages, known=known_keys(every))

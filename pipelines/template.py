@@ -156,6 +156,7 @@ class TemplateModel:
         for h in page_hashes(ex):
             self.counts[h] = self.counts.get(h, 0) + 1
         self.pages += 1
+        self.known = None  # the keys read back no longer cover every row
 
 
 def page_hashes(ex: Extracted) -> dict[str, str]:

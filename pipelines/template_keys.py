@@ -100,8 +100,8 @@ class KnownKeys:
         """Take in a source's ``rows`` (hash, pages, sample); False when one might be a lead or a title its
         sample does not give the key of (cut with hardly more word characters left than the key has): the
         lookups are then the hashes' to make.  An uncut sample is the whole text, so a lead's or a title's key
-        is always read back from it (extracted text holds no NUL for ``learn_page`` to take out: lxml refuses
-        it)."""
+        is always read back from it (``learn_page`` writes a NUL, which JSON-LD may bring, as a space: the same
+        key; a sample written before it dropped the NUL instead, and such a row of an older archive is missed)."""
         blake2b = hashlib.blake2b
 
         def hashed(kind: str, key: str) -> str:  # block_hash, not through its page cache: thousands of rows

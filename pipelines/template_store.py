@@ -135,13 +135,16 @@ def _frequent_rows(session: Session, source_id: str, low: int, pages: int) -> di
 
 
 # A worker's KnownKeys of each source (SQLite): read whole once, then only the rows added since, in rowid order
-# (a row's rowid never changes; an upsert that counts a page again keeps it, and only a row's existence matters
-# for a lead or a title).  Read whole again when the scheduled pruning may have forgotten rows (a PRUNE_EVERY
-# boundary passed) or when the archive is not the one read before (fewer pages, or a lower top rowid).
+# (an upsert that counts a page again keeps a row's rowid, and only a row's existence matters for a lead or a
+# title).  Read whole again when rows may have been deleted, which would let SQLite hand their rowids out again
+# (it takes max(rowid) + 1): when any source passed a pruning boundary (PRUNE_EVERY pages: the scheduled pruning
+# is the only thing that deletes template rows), or when the archive is not the one read before (fewer pages, a
+# lower top rowid).  Each extraction worker is a process doing one job at a time: nothing else touches its entry.
 @dataclass(slots=True)
 class _Known:
     pages: int
     top: int  # the highest rowid of template_blocks read
+    pruned: dict[str, int]  # the pruning boundaries each source has passed (pages // PRUNE_EVERY, when >= 1)
     keys: KnownKeys | None  # None: a row may hide its key, the page's keys are probed by hash
 
 
@@ -152,36 +155,37 @@ def _known_now(session: Session, source_id: str, pages: int) -> KnownKeys | None
     """The source's lead and title rows as the archive holds them now, by key (None: by hash)."""
     conn = session.connection()
     key = (str(session.get_bind().engine.url), source_id)
-    top_rowid, every, since = _known_statements()
+    top_rowid, every_source, every, since = _known_statements()
     top = conn.execute(top_rowid).scalar() or 0
-    with _FREQUENT_LOCK:
-        hit = _KNOWN.get(key)
-    if hit is None or pages < hit.pages or top < hit.top or pages // PRUNE_EVERY != hit.pages // PRUNE_EVERY:
+    pruned = {s: n // PRUNE_EVERY for s, n in conn.execute(every_source) if n >= PRUNE_EVERY}
+    hit = _KNOWN.get(key)
+    if hit is None or pages < hit.pages or top < hit.top or pruned != hit.pruned:
         keys = KnownKeys()
         rows = conn.execute(every, {"source_id": source_id}).all()
-        hit = _Known(pages, top, keys if keys.add(rows) else None)
-    else:
-        if top > hit.top:
-            rows = conn.execute(since, {"source_id": source_id, "after": hit.top}).all()
-            if hit.keys is not None and not hit.keys.add(rows):
-                hit.keys = None
-        hit.pages, hit.top = pages, top
-    with _FREQUENT_LOCK:
-        _KNOWN[key] = hit
+        _KNOWN[key] = hit = _Known(pages, top, pruned, keys if keys.add(rows) else None)
+        return hit.keys
+    if top > hit.top and hit.keys is not None:
+        # every source's new rows, this one's kept: "rowid > ?" alone is a range of the table's own b-tree,
+        # while with the source in the condition SQLite reads the source's whole prune index instead
+        added = [r[1:] for r in conn.execute(since, {"after": hit.top}) if r[0] == source_id]
+        if not hit.keys.add(added):
+            hit.keys = None
+    hit.pages, hit.top = pages, top
     return hit.keys
 
 
 @functools.cache
-def _known_statements() -> tuple[Any, Any, Any]:
-    """``_known_now``'s reads: the table's top rowid (SQLite reads it off the b-tree's end), a source's rows, its
-    rows after a rowid (a range of the table's own b-tree)."""
-    from storage.models import TemplateBlock
+def _known_statements() -> tuple[Any, Any, Any, Any]:
+    """``_known_now``'s reads: the table's top rowid (SQLite reads it off the b-tree's end), every source's
+    template pages, a source's rows, and every row after a rowid."""
+    from storage.models import TemplateBlock, TemplatePages
 
-    table = TemplateBlock.__table__
+    table, counted = TemplateBlock.__table__, TemplatePages.__table__.c
     rowid: Any = literal_column("rowid")
     c = table.c
     rows = select(c.block_hash, c.pages, c.sample).where(c.source_id == bindparam("source_id"))
-    return select(func.max(rowid)).select_from(table), rows, rows.where(rowid > bindparam("after"))
+    since = select(c.source_id, c.block_hash, c.pages, c.sample).where(rowid > bindparam("after"))
+    return (select(func.max(rowid)).select_from(table), select(counted.source_id, counted.pages), rows, since)
 
 
 @functools.cache
@@ -202,7 +206,7 @@ def _learn_statements(dialect: str) -> tuple[Any, Any]:
 
 def learn_page(session: Session, source_id: str, ex: Extracted, when: dt.datetime) -> None:
     """Count the page of a NEW article (not a revisit, not another URL of a known one) into the template."""
-    rows = [{"source_id": source_id, "block_hash": h, "pages": 1, "sample": sample.replace("\x00", ""),
+    rows = [{"source_id": source_id, "block_hash": h, "pages": 1, "sample": sample.replace("\x00", " "),
              "last_seen": when} for h, sample in page_hashes(ex).items()]
     count_blocks, count_page = _learn_statements(session.get_bind().dialect.name)
     conn = session.connection()

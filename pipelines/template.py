@@ -38,6 +38,7 @@ from pipelines.metadata import byline_name
 from pipelines.template_keys import (  # noqa: F401 - the keys' names are the template's too (tpl.block_hash, ...)
     CACHE_KEYS,
     DIGITS,
+    HEAD_CHARS,
     LEAD_PREFIX,
     MAX_TEASER_CHARS,
     MAX_TITLE_CHARS,
@@ -259,10 +260,30 @@ def _title_spans(model: TemplateModel, key: str) -> Iterator[tuple[str, int, int
                 yield joined[at[i]:at[j] - 1], i, j
 
 
+def _may_open_title(key: str, heads: set[str]) -> bool:
+    """Whether one of ``heads`` (``KnownKeys.heads``) opens ``key`` at a place ``_span_frame`` lets a title start:
+    every candidate ``_title_spans`` gives opens so, so a key without one has no known title in it, and the
+    places a title could end (most of the work) need not be found."""
+    words = key.split()
+    if len(key) > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS or len(words) < 3:
+        return False
+    joined = " ".join(words)
+    start = 0
+    for i in range(min(4, len(words) - 2)):
+        if max(0, start - 1) > 20:
+            break
+        if joined[start:start + HEAD_CHARS] in heads or joined[start:start + MIN_TITLE_CHARS] in heads:
+            return True
+        start += len(words[i]) + 1
+    return False
+
+
 def _other_title(model: TemplateModel, key: str, own_title: str) -> bool:
     """A link to another article: its title, perhaps behind a label, with its date or teaser after it."""
     known = model.known
     if known is not None:
+        if not _may_open_title(key, known.heads):
+            return False
         return any(cand != own_title and (known.titles.get(cand) or (
             cand[:TITLE_PREFIX] in known.long_titles and known.cut.get(block_hash(cand, "t"))))
             for cand, _, _ in _title_spans(model, key))

@@ -81,6 +81,7 @@ def suffix_leads(key: str) -> tuple[tuple[int, str], ...]:
 SAMPLE_CHARS = 200  # what a row keeps of the text it was learnt from (``page_hashes``)
 TITLE_PREFIX = 100  # characters of a title key a cut sample stands for (a title of SAMPLE_CHARS or more)
 KEY_MARGIN = 20  # a cut sample's key this much longer than a prefix holds that prefix whole
+HEAD_CHARS = 30  # what ``KnownKeys.heads`` keeps of a title at least this long
 
 
 @dataclass(slots=True)
@@ -89,34 +90,45 @@ class KnownKeys:
     and titles are looked up without hashing each: ``leads`` and ``titles`` key -> pages, each key read back
     from its row's sample and checked against the row's hash.  A row whose sample was cut (at SAMPLE_CHARS) may
     be a title longer than that: its opening is in ``long_titles``, its hash in ``cut``, and only a candidate
-    starting with such an opening is hashed and looked up there."""
+    starting with such an opening is hashed and looked up there.  ``heads``: the first MIN_TITLE_CHARS
+    characters of every title key and of every opening in ``long_titles``, so that a paragraph no title can start
+    in is passed over without finding every place one could end (``template._other_title``): the first
+    HEAD_CHARS characters of a title that long (most are), the first MIN_TITLE_CHARS of a shorter one (which a
+    candidate matches only whole)."""
 
     leads: dict[str, int] = field(default_factory=dict)
     titles: dict[str, int] = field(default_factory=dict)
     long_titles: set[str] = field(default_factory=set)
     cut: dict[str, int] = field(default_factory=dict)
+    heads: set[str] = field(default_factory=set)
 
-    def add(self, rows: Iterable[tuple[str, int, str]]) -> bool:
+    def add(self, rows: Iterable[tuple[str, int, str]], cached: bool = False) -> bool:
         """Take in a source's ``rows`` (hash, pages, sample); False when one might be a lead or a title its
         sample does not give the key of (cut with hardly more word characters left than the key has): the
         lookups are then the hashes' to make.  An uncut sample is the whole text, so a lead's or a title's key
         is always read back from it (``learn_page`` writes a NUL, which JSON-LD may bring, as a space: the same
-        key; a sample written before it dropped the NUL instead, and such a row of an older archive is missed)."""
+        key; a sample written before it dropped the NUL instead, and such a row of an older archive is missed).
+        ``cached``: the few rows pages added since (an extraction worker's index), read through the page caches
+        of ``text_key`` and ``block_hash``, which still hold what this process worked out for its own last pages
+        (most of those rows); a whole source's thousands of rows go around them (they would only evict)."""
         blake2b = hashlib.blake2b
 
-        def hashed(kind: str, key: str) -> str:  # block_hash, not through its page cache: thousands of rows
+        def hashed(key: str, kind: str) -> str:  # block_hash, not through its page cache
             return blake2b(f"{kind}\x1f{key}".encode(), digest_size=16).hexdigest()
 
+        key_of, hash_of = (text_key, block_hash) if cached else (text_key.__wrapped__, hashed)
         for h, pages, sample in rows:
-            key = text_key.__wrapped__(sample)
-            if len(key) >= LEAD_PREFIX and hashed("l", key[:LEAD_PREFIX]) == h:
+            key = key_of(sample)
+            if len(key) >= LEAD_PREFIX and hash_of(key[:LEAD_PREFIX], "l") == h:
                 self.leads[key[:LEAD_PREFIX]] = pages
-            elif len(key) >= MIN_TITLE_CHARS and hashed("t", key) == h:
+            elif len(key) >= MIN_TITLE_CHARS and hash_of(key, "t") == h:
                 self.titles[key] = pages
+                self.heads.add(key[:HEAD_CHARS] if len(key) >= HEAD_CHARS else key[:MIN_TITLE_CHARS])
             elif len(sample) >= SAMPLE_CHARS:  # cut: it may be a lead or a title of a longer text
                 if len(key) < max(LEAD_PREFIX, TITLE_PREFIX) + KEY_MARGIN:
                     return False
                 self.long_titles.add(key[:TITLE_PREFIX])
+                self.heads.add(key[:HEAD_CHARS])
                 self.cut[h] = pages
         return True
 

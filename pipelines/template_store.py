@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, delete, func, literal_column, select
+from sqlalchemy import String, any_, bindparam, delete, func, literal_column, null, select, union_all
 from sqlalchemy.orm import Session
 
 from pipelines.items import Extracted, Skipped
@@ -50,19 +50,25 @@ def load_model(session: Session, source_id: str, ex: Extracted | None = None, in
     # cost more than the queries
     conn = session.connection()
     blocks, counted = TemplateBlock.__table__.c, TemplatePages.__table__.c
-    pages = conn.execute(select(counted.pages).where(counted.source_id == source_id)).scalar() or 0
+    indexed = indexed and conn.dialect.name == "sqlite"
+    if indexed:  # every source's page count and the top rowid, which the index needs too, in one statement
+        top, every_pages = _archive_state(conn)
+        pages = every_pages.get(source_id, 0)
+    else:
+        pages = conn.execute(select(counted.pages).where(counted.source_id == source_id)).scalar() or 0
     if ex is None:
-        if indexed and conn.dialect.name == "sqlite":  # the keys from this process's index, the counts read
+        if indexed:  # the keys from this process's index, the counts read
             counts = dict(conn.execute(select(blocks.block_hash, blocks.pages)
                                        .where(blocks.source_id == source_id)).all())
-            return TemplateModel(counts=counts, pages=pages, known=_known_now(session, source_id, pages))
+            return TemplateModel(counts=counts, pages=pages,
+                                 known=_known_now(session, source_id, top, every_pages))
         every = conn.execute(select(blocks.block_hash, blocks.pages, blocks.sample)
                              .where(blocks.source_id == source_id)).all()
         return TemplateModel(counts={h: n for h, n, _ in every}, pages=pages, known=known_keys(every))
     model = TemplateModel(pages=pages, counts=dict(_frequent_rows(session, source_id, model_threshold(pages),
                                                                   pages)))
-    if indexed and conn.dialect.name == "sqlite":
-        model.known = _known_now(session, source_id, pages)
+    if indexed:
+        model.known = _known_now(session, source_id, top, every_pages)
         if model.known is not None:
             return model
     asked: set[str] = set(model.counts)
@@ -151,13 +157,25 @@ class _Known:
 _KNOWN: dict[tuple[str, str], _Known] = {}
 
 
-def _known_now(session: Session, source_id: str, pages: int) -> KnownKeys | None:
-    """The source's lead and title rows as the archive holds them now, by key (None: by hash)."""
+def _archive_state(conn: Any) -> tuple[int, dict[str, int]]:
+    """The highest rowid of template_blocks (0: none) and every source's template pages."""
+    top, every_pages = 0, {}
+    for source_id, pages, top_rowid in conn.execute(_known_statements()[0]).all():
+        if source_id is None:
+            top = top_rowid or 0
+        else:
+            every_pages[source_id] = pages
+    return top, every_pages
+
+
+def _known_now(session: Session, source_id: str, top: int, every_pages: dict[str, int]) -> KnownKeys | None:
+    """The source's lead and title rows as the archive holds them now, by key (None: by hash); ``top`` and
+    ``every_pages`` as ``_archive_state`` read them."""
     conn = session.connection()
     key = (str(session.get_bind().engine.url), source_id)
-    top_rowid, every_source, every, since = _known_statements()
-    top = conn.execute(top_rowid).scalar() or 0
-    pruned = {s: n // PRUNE_EVERY for s, n in conn.execute(every_source) if n >= PRUNE_EVERY}
+    _, every, since = _known_statements()
+    pages = every_pages.get(source_id, 0)
+    pruned = {s: n // PRUNE_EVERY for s, n in every_pages.items() if n >= PRUNE_EVERY}
     hit = _KNOWN.get(key)
     if hit is None or pages < hit.pages or top < hit.top or pruned != hit.pruned:
         keys = KnownKeys()
@@ -167,17 +185,17 @@ def _known_now(session: Session, source_id: str, pages: int) -> KnownKeys | None
     if top > hit.top and hit.keys is not None:
         # every source's new rows, this one's kept: "rowid > ?" alone is a range of the table's own b-tree,
         # while with the source in the condition SQLite reads the source's whole prune index instead
-        added = [r[1:] for r in conn.execute(since, {"after": hit.top}) if r[0] == source_id]
-        if not hit.keys.add(added):
+        added = [r[1:] for r in conn.execute(since, {"after": hit.top}).all() if r[0] == source_id]
+        if not hit.keys.add(added, cached=True):
             hit.keys = None
     hit.pages, hit.top = pages, top
     return hit.keys
 
 
 @functools.cache
-def _known_statements() -> tuple[Any, Any, Any, Any]:
-    """``_known_now``'s reads: the table's top rowid (SQLite reads it off the b-tree's end), every source's
-    template pages, a source's rows, and every row after a rowid."""
+def _known_statements() -> tuple[Any, Any, Any]:
+    """The index's reads: the table's top rowid (SQLite reads it off the b-tree's end) in a row of its own,
+    after every source's template pages; a source's rows; every row after a rowid."""
     from storage.models import TemplateBlock, TemplatePages
 
     table, counted = TemplateBlock.__table__, TemplatePages.__table__.c
@@ -185,7 +203,9 @@ def _known_statements() -> tuple[Any, Any, Any, Any]:
     c = table.c
     rows = select(c.block_hash, c.pages, c.sample).where(c.source_id == bindparam("source_id"))
     since = select(c.source_id, c.block_hash, c.pages, c.sample).where(rowid > bindparam("after"))
-    return (select(func.max(rowid)).select_from(table), select(counted.source_id, counted.pages), rows, since)
+    state = union_all(select(counted.source_id, counted.pages, null()),
+                      select(null(), null(), func.max(rowid)).select_from(table))
+    return state, rows, since
 
 
 @functools.cache

@@ -190,7 +190,11 @@ def test_leads_and_titles_read_back_from_their_samples_decide_as_their_hashes_do
     than a row's sample (cut at SAMPLE_CHARS) are found too.  Every verdict is the one the hashes give."""
     pages = [extract(i, see_also=(i + 1) % 12) for i in range(12)]
     pages += [dataclasses.replace(extract(i), title=extract(i).title + LONG * 2, lead=extract(i).lead + LONG * 2)
-              for i in range(12, 16)]
+              for i in range(12, 15)]
+    # a long title that opens like no other
+    pages.append(dataclasses.replace(extract(15), title=f"Bản tin tối thứ bảy{LONG * 2} đợt 15", lead=extract(15).lead + LONG * 2))
+    # titles shorter than KnownKeys' HEAD_CHARS, which a candidate matches only whole
+    pages += [dataclasses.replace(extract(i), title=f"Giá vàng hôm nay {i}/12") for i in range(16, 19)]
     rows = rows_of(pages)
     counts = {h: n for h, n, _ in rows}
     known = tpl.known_keys(rows)
@@ -207,9 +211,12 @@ def test_leads_and_titles_read_back_from_their_samples_decide_as_their_hashes_do
             assert verdict == tpl._why_boilerplate(p, by_hash, ("", "", "")), p
             verdicts.append(verdict)
     assert {"other_title", "teaser", None} <= set(verdicts)
-    long_title = pages[-1].title
+    long_title = pages[15].title
     assert tpl.SAMPLE_CHARS < len(long_title) <= tpl.MAX_TITLE_CHARS and tpl.text_key(long_title) not in known.titles
     assert tpl._why_boilerplate(f"Xem thêm: {long_title}", by_key, ("", "", "")) == "other_title"
+    short_title = pages[-1].title
+    assert tpl.MIN_TITLE_CHARS <= len(tpl.text_key(short_title)) < tpl.HEAD_CHARS
+    assert tpl._why_boilerplate(f"Tin liên quan: {short_title} (03/10/2024)", by_key, ("", "", "")) == "other_title"
     ex = extract(3, see_also=7)
     assert tpl.apply(ex, by_key).text == tpl.apply(ex, by_hash).text != ex.text
 
@@ -320,9 +327,9 @@ def test_a_workers_index_of_leads_and_titles_follows_the_archive(factory: sessio
     reads: list[int] = []
     add = template_keys.KnownKeys.add
 
-    def counted(self: template_keys.KnownKeys, rows: list[tuple[str, int, str]]) -> bool:
+    def counted(self: template_keys.KnownKeys, rows: list[tuple[str, int, str]], cached: bool = False) -> bool:
         reads.append(len(rows))
-        return add(self, rows)
+        return add(self, rows, cached)
 
     monkeypatch.setattr(template_keys.KnownKeys, "add", counted)
     sqlite = factory.kw["bind"].dialect.name == "sqlite"

@@ -211,8 +211,15 @@ def _own(key: str, own: tuple[str, ...]) -> bool:
 def _labelled(model: TemplateModel, key: str) -> Iterator[str]:
     """What follows a template label at the start of ``key`` ("tin liên quan <title> <teaser>")."""
     words = key.split()
+    if len(words) < 2:
+        return
+    # _frequent of each label, its digits made 0 once for all of them (they never span words)
+    zeroed = DIGITS.sub("0", " ".join(words[:6])).split()
+    low, counts = model.threshold(), model.counts
+    size = -1
     for k in range(1, min(7, len(words))):
-        if _frequent(model, " ".join(words[:k])):
+        size += len(words[k - 1]) + 1  # len(" ".join(words[:k]))
+        if size <= MAX_BLOCK_CHARS and counts.get(block_hash(" ".join(zeroed[:k])), 0) >= low:
             yield " ".join(words[k:])
 
 

@@ -132,6 +132,10 @@ class KnownKeys:
                 self.cut[h] = pages
         return True
 
+    def size(self) -> int:
+        """The keys held (what the memory they take grows with)."""
+        return len(self.leads) + len(self.titles) + len(self.long_titles) + len(self.cut) + len(self.heads)
+
 
 def known_keys(rows: Iterable[tuple[str, int, str]]) -> KnownKeys | None:
     """``KnownKeys`` of a source's ``rows`` (hash, pages, sample), or None (see ``KnownKeys.add``)."""

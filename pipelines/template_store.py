@@ -155,6 +155,14 @@ class _Known:
 
 
 _KNOWN: dict[tuple[str, str], _Known] = {}
+# The keys one worker's index may hold, all sources together: some 300 bytes each (a source of 35,000 pages,
+# pruned on schedule, keeps ~20,000: 6 MB).  A source that would take it past this is looked up by hash instead
+# (the same verdicts, ~0.5 ms more a page), so a crawl of many sources cannot grow a worker towards its cap.
+KNOWN_BUDGET = 200_000
+
+
+def _index_size(exclude: tuple[str, str] | None = None) -> int:
+    return sum(e.keys.size() for k, e in _KNOWN.items() if k != exclude and e.keys is not None)
 
 
 def _archive_state(conn: Any) -> tuple[int, dict[str, int]]:
@@ -178,15 +186,20 @@ def _known_now(session: Session, source_id: str, top: int, every_pages: dict[str
     pruned = {s: n // PRUNE_EVERY for s, n in every_pages.items() if n >= PRUNE_EVERY}
     hit = _KNOWN.get(key)
     if hit is None or pages < hit.pages or top < hit.top or pruned != hit.pruned:
-        keys = KnownKeys()
-        rows = conn.execute(every, {"source_id": source_id}).all()
-        _KNOWN[key] = hit = _Known(pages, top, pruned, keys if keys.add(rows) else None)
+        others = _index_size(exclude=key)
+        keys: KnownKeys | None = None
+        if others < KNOWN_BUDGET:  # else the index is full: by hash, without reading the rows
+            keys = KnownKeys()
+            rows = conn.execute(every, {"source_id": source_id}).all()
+            if not keys.add(rows) or others + keys.size() > KNOWN_BUDGET:
+                keys = None
+        _KNOWN[key] = hit = _Known(pages, top, pruned, keys)
         return hit.keys
     if top > hit.top and hit.keys is not None:
         # every source's new rows, this one's kept: "rowid > ?" alone is a range of the table's own b-tree,
         # while with the source in the condition SQLite reads the source's whole prune index instead
         added = [r[1:] for r in conn.execute(since, {"after": hit.top}).all() if r[0] == source_id]
-        if not hit.keys.add(added, cached=True):
+        if not hit.keys.add(added, cached=True) or _index_size() > KNOWN_BUDGET:
             hit.keys = None
     hit.pages, hit.top = pages, top
     return hit.keys

@@ -356,6 +356,38 @@ def test_a_workers_index_of_leads_and_titles_follows_the_archive(factory: sessio
         assert not reads  # PostgreSQL: probed by hash
 
 
+def test_a_workers_index_stays_within_its_budget(factory: sessionmaker[Session],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index holds at most KNOWN_BUDGET keys in a worker: a source that would take it past is looked up by
+    hash instead (its rows not read when the index is full already), and cleaned the same."""
+    if factory.kw["bind"].dialect.name != "sqlite":
+        pytest.skip("the index is SQLite's (PostgreSQL probes by hash)")
+    key = (str(factory.kw["bind"].url), "so")
+
+    def same_as_probe(pages: int) -> None:
+        with factory() as s:
+            for j in range(pages):
+                ex = extract(j, see_also=(j + 1) % pages)
+                got, probed = (tpl_store.apply_stored(s, "so", ex, indexed=flag) for flag in (True, False))
+                assert isinstance(got, Extracted) and isinstance(probed, Extracted) and got.text == probed.text
+
+    monkeypatch.setattr(tpl_store, "_KNOWN", {})
+    crawl(factory, [(0, page(0, see_also=1))])
+    monkeypatch.setattr(tpl_store, "KNOWN_BUDGET", 0)  # full: the rows are not even read
+    monkeypatch.setattr(tpl_store.KnownKeys, "add", lambda *a, **k: pytest.fail("rows read into a full index"))
+    same_as_probe(2)
+    assert tpl_store._KNOWN[key].keys is None
+    monkeypatch.undo()
+    monkeypatch.setattr(tpl_store, "_KNOWN", {})
+    same_as_probe(1)
+    first = tpl_store._KNOWN[key].keys
+    assert first is not None
+    monkeypatch.setattr(tpl_store, "KNOWN_BUDGET", first.size())  # room for the first page's keys, no more
+    crawl(factory, [(i, page(i, see_also=(i + 1) % 4)) for i in range(1, 4)])
+    same_as_probe(4)
+    assert tpl_store._KNOWN[key].keys is None  # dropped when the later pages' rows took it past
+
+
 @pytest.mark.parametrize("batch", [refine.REFINE_BATCH, 5])  # the run's versions are read a batch at a time (5: three batches)
 def test_refine_fixes_the_cold_start_in_place_and_only_for_this_run(factory: sessionmaker[Session], batch: int,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:

@@ -90,11 +90,10 @@ class KnownKeys:
     and titles are looked up without hashing each: ``leads`` and ``titles`` key -> pages, each key read back
     from its row's sample and checked against the row's hash.  A row whose sample was cut (at SAMPLE_CHARS) may
     be a title longer than that: its opening is in ``long_titles``, its hash in ``cut``, and only a candidate
-    starting with such an opening is hashed and looked up there.  ``heads``: the first MIN_TITLE_CHARS
-    characters of every title key and of every opening in ``long_titles``, so that a paragraph no title can start
-    in is passed over without finding every place one could end (``template._other_title``): the first
-    HEAD_CHARS characters of a title that long (most are), the first MIN_TITLE_CHARS of a shorter one (which a
-    candidate matches only whole)."""
+    starting with such an opening is hashed and looked up there.  ``heads``: how each title and each opening in
+    ``long_titles`` starts (its first HEAD_CHARS characters; MIN_TITLE_CHARS of a shorter title, which a candidate
+    matches only whole), so that a paragraph no known title opens is passed over without finding every place a
+    title could end in it (``template._other_title``)."""
 
     leads: dict[str, int] = field(default_factory=dict)
     titles: dict[str, int] = field(default_factory=dict)

@@ -190,8 +190,12 @@ def is_sentence(text: str) -> bool:
 
 def _frequent(model: TemplateModel, key: str, sentence: bool = False) -> bool:
     """``key`` (a text key) is a block on enough pages."""
-    return len(key) <= MAX_BLOCK_CHARS and \
-        model.counts.get(block_hash(DIGITS.sub("0", key)), 0) >= model.threshold(sentence)
+    return _counted(model, DIGITS.sub("0", key), len(key), sentence)
+
+
+def _counted(model: TemplateModel, zeroed: str, length: int, sentence: bool = False) -> bool:
+    """``_frequent`` of a key of ``length`` characters whose digits ``zeroed`` has as 0 already."""
+    return length <= MAX_BLOCK_CHARS and model.counts.get(block_hash(zeroed), 0) >= model.threshold(sentence)
 
 
 def _teaser(model: TemplateModel, key: str) -> bool:
@@ -215,11 +219,10 @@ def _labelled(model: TemplateModel, key: str) -> Iterator[str]:
         return
     # _frequent of each label, its digits made 0 once for all of them (they never span words)
     zeroed = DIGITS.sub("0", " ".join(words[:6])).split()
-    low, counts = model.threshold(), model.counts
     size = -1
     for k in range(1, min(7, len(words))):
         size += len(words[k - 1]) + 1  # len(" ".join(words[:k]))
-        if size <= MAX_BLOCK_CHARS and counts.get(block_hash(" ".join(zeroed[:k])), 0) >= low:
+        if _counted(model, " ".join(zeroed[:k]), size):
             yield " ".join(words[k:])
 
 
@@ -228,8 +231,8 @@ def _span_frame(key: str) -> tuple[str, tuple[int, ...], tuple[int, ...], tuple[
     """What of ``_title_spans`` does not depend on the model: the words joined by single spaces and where each
     starts, the end words followed by at most 25 characters (a date, "(03/10/2024)", "- Ảnh"), the start words
     behind at most a short label (3 words, 20 characters).  None when no title can be found in ``key``."""
-    words = key.split()
-    if len(key) > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS or len(words) < 3:
+    words = _title_words(key)
+    if words is None:
         return None
     joined = " ".join(words)
     at = [0]
@@ -240,12 +243,26 @@ def _span_frame(key: str) -> tuple[str, tuple[int, ...], tuple[int, ...], tuple[
         if len(joined) - min(at[j], len(joined)) > 25:  # what follows word j - 1
             break
         ends.append(j)
-    starts: list[int] = []
+    return joined, tuple(at), tuple(ends), tuple(i for i, _ in _title_starts(words))
+
+
+def _title_words(key: str) -> list[str] | None:
+    """``key``'s words, or None when no title can be found in it (too long, or under 3 words)."""
+    words = key.split()
+    return None if len(key) > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS or len(words) < 3 else words
+
+
+def _title_starts(words: list[str]) -> list[tuple[int, int]]:
+    """(word, offset in the words joined by single spaces) of each place a title may start: one of the first 4
+    words, behind at most a short label (20 characters), with 3 words left."""
+    out = []
+    at = 0
     for i in range(min(4, len(words) - 2)):
-        if max(0, at[i] - 1) > 20:  # the label before word i
+        if max(0, at - 1) > 20:  # the label before word i
             break
-        starts.append(i)
-    return joined, tuple(at), tuple(ends), tuple(starts)
+        out.append((i, at))
+        at += len(words[i]) + 1
+    return out
 
 
 def _title_spans(model: TemplateModel, key: str) -> Iterator[tuple[str, int, int]]:
@@ -271,18 +288,12 @@ def _may_open_title(key: str, heads: set[str]) -> bool:
     """Whether one of ``heads`` (``KnownKeys.heads``) opens ``key`` at a place ``_span_frame`` lets a title start:
     every candidate ``_title_spans`` gives opens so, so a key without one has no known title in it, and the
     places a title could end (most of the work) need not be found."""
-    words = key.split()
-    if len(key) > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS or len(words) < 3:
+    words = _title_words(key)
+    if words is None:
         return False
     joined = " ".join(words)
-    start = 0
-    for i in range(min(4, len(words) - 2)):
-        if max(0, start - 1) > 20:
-            break
-        if joined[start:start + HEAD_CHARS] in heads or joined[start:start + MIN_TITLE_CHARS] in heads:
-            return True
-        start += len(words[i]) + 1
-    return False
+    return any(joined[at:at + HEAD_CHARS] in heads or joined[at:at + MIN_TITLE_CHARS] in heads
+               for _, at in _title_starts(words))
 
 
 def _other_title(model: TemplateModel, key: str, own_title: str) -> bool:

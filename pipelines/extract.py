@@ -59,6 +59,7 @@ from pipelines.locate import (
     density_container,
     hydration_html,
     paragraphs,
+    quick_floor,
     structured_body,
     trafilatura_text,
     whole_page_text,
@@ -166,7 +167,8 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
         head_title = root.find(".//title")
         if head_title is not None and len(head_title.text or "") > 300 and _MARKUP.search(head_title.text or ""):
             # an unclosed <title> swallows the page as its text: close it where the markup starts
-            root = lhtml.document_fromstring(_OPEN_TITLE.sub(r"\1\2</title>", text_html, count=1))
+            text_html = _OPEN_TITLE.sub(r"\1\2</title>", text_html, count=1)
+            root = lhtml.document_fromstring(text_html)
     except (etree.ParserError, ValueError):
         return Skipped("unparseable", decoded.decode_errors)
     # every element's Python proxy held for the whole extraction: the many walks over the tree below then reuse
@@ -174,12 +176,18 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     proxies = list(root.iter())  # noqa: F841
     pm = read_meta(root)
     drop_embeds(root)  # quoted social posts are not the article's text, in either reading
-    floor_text = whole_page_text(root, url)  # before anything else of ours touches the tree (it reads a copy)
+    # the floor, before anything else of ours touches the tree (trafilatura reads a copy): at trafilatura's fast
+    # setting where that gives the same text, checked again below against the located reading
+    floor_text = quick_floor(root, url)
+    floor_quick = floor_text is not None
+    if floor_text is None:
+        floor_text = whole_page_text(root, url)
     if len(floor_text) < hints.min_text_chars:
         # a script-rendered page: the article may be only in its hydration data
         hydrated = hydration_html(root)
         if hydrated:
             floor_text = whole_page_text(f"<html><body><article>{hydrated}</article></body></html>", url)
+            floor_quick = False
     standfirst = find_standfirst(root, pm)
     links_elsewhere = link_items(root)
     blocks = text_blocks(root)  # before any pruning: the template is learnt from the whole page
@@ -272,7 +280,14 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
             if el is not None and el.getparent() is not None:
                 drop(el)
         doc = element_html(root)
-    located = _tidy_lines(paragraphs(trafilatura_text(doc, url)), title, lead)
+    located_text = trafilatura_text(doc, url)
+    if floor_quick and len(located_text) > 2 * len(floor_text):
+        # readability might have found this much more on the whole page too: the floor's whole cascade, on the
+        # page as it was parsed (the tree is ours now)
+        untouched = lhtml.document_fromstring(text_html)
+        drop_embeds(untouched)
+        floor_text = whole_page_text(untouched, url)
+    located = _tidy_lines(paragraphs(located_text), title, lead)
     floor = _tidy_lines(paragraphs(floor_text), title, lead)
     captions = frozenset(clean_text(c.text_content()).casefold() for fig in root.iter("div")
                          if fig.get("data-vnarchive") == "caption" for c in fig)

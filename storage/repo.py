@@ -173,11 +173,13 @@ def _statements() -> dict[str, Any]:
 
 @functools.cache
 def _upserts(dialect: str) -> dict[str, Any]:
-    article = insert_for(dialect, Article).values(
+    # on the tables, run on the session's connection: the ORM's bulk-insert path cost the archive writer more than
+    # the statements (articles and their URLs are inserted only here, so no pending ORM object is bypassed)
+    article = insert_for(dialect, Article.__table__).values(
         source_id=bindparam("source_id"), canonical_url=bindparam("canonical_url"), status="live",
         first_seen=bindparam("first_seen"), last_seen=bindparam("last_seen"), published=bindparam("published"),
         current_version=0).on_conflict_do_nothing(index_elements=["canonical_url"])
-    urls = insert_for(dialect, ArticleUrl).on_conflict_do_nothing(index_elements=["url"])
+    urls = insert_for(dialect, ArticleUrl.__table__).on_conflict_do_nothing(index_elements=["url"])
     return {"article": article, "urls": urls}
 
 
@@ -196,13 +198,14 @@ def add_urls(session: Session, article_id: int, urls: Iterable[tuple[str, str]],
     """Record (url, key) pairs for an article; a URL already known stays with its article.  One executemany."""
     rows = [{"url": url, "key": key, "article_id": article_id, "first_seen": when} for url, key in dict(urls).items()]
     if rows:
-        session.execute(_upserts(session.get_bind().dialect.name)["urls"], rows)
+        session.connection().execute(_upserts(session.get_bind().dialect.name)["urls"], rows)
 
 
 def create_article(session: Session, source_id: str, canonical_url: str, when: dt.datetime,
                    published: dt.datetime | None) -> Article:
     """The article at ``canonical_url``: a new one (``current_version`` 0), or the one already there."""
-    session.execute(_upserts(session.get_bind().dialect.name)["article"], {
+    session.flush()  # what session.execute would: an article moved to this URL in this transaction is the one here
+    session.connection().execute(_upserts(session.get_bind().dialect.name)["article"], {
         "source_id": source_id, "canonical_url": canonical_url, "first_seen": when, "last_seen": when,
         "published": published})
     return session.execute(_statements()["by_canonical"], {"canonical_url": canonical_url}).scalar_one()

@@ -15,6 +15,7 @@ Vietnamese pages arrive in UTF-8 (composed or decomposed), in windows-1258 (decl
 
 from __future__ import annotations
 
+import collections
 import itertools
 import re
 import unicodedata
@@ -149,12 +150,12 @@ _WORD_EDGE = "\"'“”‘’()[]{}.,;:!?…"
 def legacy_encoding(text: str) -> str | None:
     """'tcvn3' or 'vni' when the text is Vietnamese in a legacy font encoding (by its commonest words)."""
     tokens = text[:300_000].casefold().split()  # the first 300k characters are evidence enough
-    tcvn = vni = 0
-    # every legacy word has a non-ASCII letter: only those tokens are looked up (filtered in C, not in a loop)
-    for w in itertools.filterfalse(str.isascii, tokens):
-        w = w.strip(_WORD_EDGE)
-        tcvn += w in _TCVN3_WORDS
-        vni += w in _VNI_WORDS
+    # every legacy word has a non-ASCII letter: only those tokens are counted, each stripped of punctuation, all
+    # in C (filterfalse, map and Counter's counting loop), then the few legacy words looked up in the counts
+    counts = collections.Counter(map(str.strip, itertools.filterfalse(str.isascii, tokens),
+                                     itertools.repeat(_WORD_EDGE)))
+    tcvn = sum(counts[w] for w in _TCVN3_WORDS)
+    vni = sum(counts[w] for w in _VNI_WORDS)
     hits = max(tcvn, vni)
     if hits < 5:
         return None

@@ -178,16 +178,14 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
     drop_embeds(root)  # quoted social posts are not the article's text, in either reading
     # the floor, before anything else of ours touches the tree (trafilatura reads a copy): at trafilatura's fast
     # setting where that gives the same text, checked again below against the located reading
-    floor_text = quick_floor(root, url)
-    floor_quick = floor_text is not None
-    if floor_text is None:
-        floor_text = whole_page_text(root, url)
+    quick = quick_floor(root, url)
+    floor_text = quick.text if quick is not None else whole_page_text(root, url)
     if len(floor_text) < hints.min_text_chars:
         # a script-rendered page: the article may be only in its hydration data
         hydrated = hydration_html(root)
         if hydrated:
             floor_text = whole_page_text(f"<html><body><article>{hydrated}</article></body></html>", url)
-            floor_quick = False
+            quick = None
     standfirst = find_standfirst(root, pm)
     links_elsewhere = link_items(root)
     blocks = text_blocks(root)  # before any pruning: the template is learnt from the whole page
@@ -281,7 +279,7 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
                 drop(el)
         doc = element_html(root)
     located_text = trafilatura_text(doc, url)
-    if floor_quick and len(located_text) > 2 * len(floor_text):
+    if quick is not None and len(located_text) > 2 * quick.own_chars:
         # readability might have found this much more on the whole page too: the floor's whole cascade, on the
         # page as it was parsed (the tree is ours now)
         untouched = lhtml.document_fromstring(text_html)

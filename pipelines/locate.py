@@ -6,9 +6,11 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import trafilatura
+from lxml import etree
 from trafilatura.external import SANITIZED_XPATH  # the fallback's own test (see quick_floor)
 from trafilatura.settings import DEFAULT_CONFIG, Document
 from trafilatura.utils import normalize_unicode
@@ -102,29 +104,46 @@ def whole_page_text(html: str | Any, url: str) -> str:
     return text or ""
 
 
-def quick_floor(root: Any, url: str) -> str | None:
+# blocks trafilatura's last-resort recovery keeps at the fast setting only (main_extractor's keep_teasers): the
+# test of its TEASER_DISCARD_XPATH, on any element (convert_tags renames some of those it names)
+_TEASER = etree.XPath(".//*[contains(translate(@id, 'T', 't'), 'teaser') or "
+                      "contains(translate(@class, 'T', 't'), 'teaser')]")
+
+
+@dataclass(frozen=True, slots=True)
+class QuickFloor:
+    text: str  # whole_page_text's text
+    own_chars: int  # what trafilatura's fallback would have compared readability with (at most its own figure)
+
+
+def quick_floor(root: Any, url: str) -> QuickFloor | None:
     """``whole_page_text`` at trafilatura's fast setting, when its fallback comparison could not have changed the
     text; None when it could (then the whole cascade must run).
 
-    With precision on and comments off, the only step the fast setting skips is the comparison with readability
-    and justext (``trafilatura.external.compare_extraction``), which keeps trafilatura's own body unless that
-    body is empty or short (justext is tried), holds furniture its sanitiser names (justext is tried), has no
-    paragraph text or more tables than paragraphs (readability may take over), or readability's text is twice
-    as long.  The first three are read here off the fast run's own body (a short text is taken as short up to
-    twice trafilatura's threshold); the last cannot be without running readability, so ``extract_article`` runs
-    the whole cascade after all when its own reading of the page is twice as long as this.  The fallback is
-    40 % of the floor's time on real pages, 35 % on the simulator's, and it changes the text of 7 pages in
-    2,558 (the simulator's crawl and ../shared/realpages), all of which this sends to the whole cascade."""
+    With precision on and comments off the fast setting changes two things.  It skips the comparison with
+    readability and justext (``trafilatura.external.compare_extraction``), which keeps trafilatura's own body
+    unless that body is empty or short (justext is tried), holds furniture its sanitiser names (justext is
+    tried), has no paragraph text or more tables than paragraphs (readability may take over), or readability's
+    text is twice as long.  And its last-resort recovery of stray paragraphs keeps teaser-named blocks.  A page
+    with such blocks is declined; the first three are read here off the fast run's own body (short: under twice
+    trafilatura's threshold, counted as trafilatura counts, its text nodes joined by spaces, not the txt output
+    with its table rules); the last cannot be without running readability, so ``extract_article`` runs the
+    whole cascade after all when its own reading of the page is twice ``own_chars``.  The fallback is 40 % of
+    the floor's time on real pages, 35 % on the simulator's."""
+    if _TEASER(root):
+        return None
     doc = trafilatura.bare_extraction(root, url=url, fast=True, **_FLOOR_OPTIONS)
     if not isinstance(doc, Document) or doc.body is None or not doc.text:
         return None
-    # extract()'s text output: the body's text, stripped, in NFC
-    text = normalize_unicode(doc.text.strip())
     body = doc.body
-    if len(text) < 2 * _MIN_EXTRACTED or body.xpath(SANITIZED_XPATH) or not body.xpath(".//p//text()") \
+    # compare_extraction's length: its text nodes joined (taken before duplicate paragraphs are dropped, so
+    # this is at most that)
+    own = len(" ".join(body.itertext()).strip())
+    if own < 2 * _MIN_EXTRACTED or body.xpath(SANITIZED_XPATH) or not body.xpath(".//p//text()") \
             or len(body.findall(".//table")) > len(body.findall(".//p")):
         return None
-    return text
+    # extract()'s txt output: the body's text, stripped, in NFC
+    return QuickFloor(normalize_unicode(doc.text.strip()), own)
 
 
 def coverage(part: list[str], whole: list[str]) -> float:

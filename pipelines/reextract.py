@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as dt
+import functools
 import hashlib
 import importlib.metadata
 import logging
@@ -361,6 +362,16 @@ class _Run:
     report: Report
     code: str
     on_batch: Callable[[str, Counts], None] | None
+    # the worker pool when it is this run's own, and the archive its workers read the source's template from
+    pool: ExtractorPool | None = None
+    archive_url: str | None = None
+
+    def extract_for(self, source: Source) -> ExtractFn:
+        """The extractor for ``source``'s pages: the pool's workers apply its learnt template too, as the crawl's
+        do (the archive writer then need not, on a read of the whole template by hash for every page)."""
+        if self.pool is None or self.archive_url is None:
+            return self.extract
+        return functools.partial(self.pool.extract_blocking, archive=(self.archive_url, source.id))
 
 
 def _batches(run: _Run, source: Source, start: tuple[str, int]) -> Iterator[list[Item]]:
@@ -405,11 +416,12 @@ def _source(run: _Run, source: Source) -> None:
         if run.on_batch is not None:
             run.on_batch(source.id, counts)
 
+    extract = run.extract_for(source)
     pending: tuple[list[Item], list[cf.Future[Extracted | Skipped]]] | None = None
     try:
         for items in _batches(run, source, start):
             # the next batch is extracted while this one is written
-            futures = [run.threads.submit(extract_item, run.extract, source, it) for it in items]
+            futures = [run.threads.submit(extract_item, extract, source, it) for it in items]
             if pending is not None:
                 finish(*pending)
             pending = (items, futures)
@@ -424,6 +436,13 @@ def _source(run: _Run, source: Source) -> None:
         with run.factory.begin() as session:
             repo.clear_reextract_progress(session, source.id)
     counts.seconds = time.monotonic() - t0
+
+
+def _url_of(factory: sessionmaker[Session]) -> str | None:
+    """The database URL ``factory``'s sessions are bound to (the workers open their own read-only view of it)."""
+    bind = factory.kw.get("bind")
+    url = getattr(bind, "url", None)
+    return url.render_as_string(hide_password=False) if url is not None else None
 
 
 def reextract(factory: sessionmaker[Session], sources: Sequence[Source], *,
@@ -449,7 +468,7 @@ def reextract(factory: sessionmaker[Session], sources: Sequence[Source], *,
     # one thread per worker process, each waiting for one page: every worker busy, each timeout the page's own
     threads = cf.ThreadPoolExecutor(workers or 1, thread_name_prefix="reextract")
     run = _Run(factory, reader or factory, extract, threads, since, dry_run, batch, report, code_fingerprint(),
-               on_batch)
+               on_batch, pool, _url_of(factory) if pool is not None else None)
     try:
         for source in sources:
             _source(run, source)

@@ -423,6 +423,28 @@ def test_the_worker_pool_path(archive: sessionmaker[Session], source: Source) ->
     assert versions(archive, out.article_id)[-1].text == current("seed_tgvn", source).text
 
 
+def test_the_worker_pool_applies_the_template_in_the_workers(archive: sessionmaker[Session], source: Source,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the pool, each page's template is applied in the worker that extracted it (from its own read-only
+    view of the archive), as in the crawl: the writing process never applies it, and the verdicts are the same."""
+    from pipelines import template_store
+
+    out = crawl(archive, source, "seed_tgvn")
+    crawl(archive, source, "seed_mps")
+    applied: list[str] = []
+    real_apply = template_store.apply_stored
+
+    def counted(session: Session, source_id: str, *a: Any, **kw: Any) -> Any:
+        applied.append(source_id)
+        return real_apply(session, source_id, *a, **kw)
+
+    monkeypatch.setattr(template_store, "apply_stored", counted)
+    report = rx.reextract(archive, [source], workers=1)
+    assert report.sources["bao"].examined == 2 and report.sources["bao"].failed == 0
+    assert versions(archive, out.article_id)[-1].text == current("seed_tgvn", source).text
+    assert applied == []  # not in this process: the workers did it
+
+
 # ---------------------------------------------------------------- the command
 
 def cli(*args: str, env: dict[str, str], preexec: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:

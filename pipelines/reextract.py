@@ -362,16 +362,16 @@ class _Run:
     report: Report
     code: str
     on_batch: Callable[[str, Counts], None] | None
-    # the worker pool when it is this run's own, and the archive its workers read the source's template from
-    pool: ExtractorPool | None = None
-    archive_url: str | None = None
+    pool: ExtractorPool | None = None  # the worker pool when it is this run's own
 
     def extract_for(self, source: Source) -> ExtractFn:
-        """The extractor for ``source``'s pages: the pool's workers apply its learnt template too, as the crawl's
-        do (the archive writer then need not, on a read of the whole template by hash for every page)."""
-        if self.pool is None or self.archive_url is None:
+        """The extractor for ``source``'s pages: the pool's workers apply its learnt template too, read from their
+        own view of the archive ``factory`` writes, as the crawl's do (the archive writer then need not, on a read
+        of the whole template by hash for every page)."""
+        url = _url_of(self.factory) if self.pool is not None else None
+        if self.pool is None or url is None:
             return self.extract
-        return functools.partial(self.pool.extract_blocking, archive=(self.archive_url, source.id))
+        return functools.partial(self.pool.extract_blocking, archive=(url, source.id))
 
 
 def _batches(run: _Run, source: Source, start: tuple[str, int]) -> Iterator[list[Item]]:
@@ -468,7 +468,7 @@ def reextract(factory: sessionmaker[Session], sources: Sequence[Source], *,
     # one thread per worker process, each waiting for one page: every worker busy, each timeout the page's own
     threads = cf.ThreadPoolExecutor(workers or 1, thread_name_prefix="reextract")
     run = _Run(factory, reader or factory, extract, threads, since, dry_run, batch, report, code_fingerprint(),
-               on_batch, pool, _url_of(factory) if pool is not None else None)
+               on_batch, pool)
     try:
         for source in sources:
             _source(run, source)

@@ -58,9 +58,9 @@ class Extracted:
     # the page's visible text blocks (each once, at most 300 characters), for learning the source's template
     # (pipelines.template); not archived
     blocks: tuple[str, ...] = ()
-    # what the page teaches the template (``template.page_hashes``: hash -> sample), computed in the worker so
-    # the archive writer, which holds the GIL the crawl needs, does not hash every block of every page
-    learned: dict[str, str] | None = None
+    # what the page teaches the template (``template.page_hashes``: hash -> (kind, sample)), computed in the
+    # worker so the archive writer, which holds the GIL the crawl needs, does not hash every block of every page
+    learned: dict[str, tuple[str, str]] | None = None
     # the text as the source's learnt template leaves it, when the worker applied the template (read from the
     # archive there, off the writer's thread); None: the archive writer applies it
     template_text: str | None = None

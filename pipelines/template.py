@@ -160,26 +160,27 @@ class TemplateModel:
         self.known = None  # the keys read back no longer cover every row
 
 
-def page_hashes(ex: Extracted) -> dict[str, str]:
-    """Hash -> sample of everything a new article teaches: its blocks, its title and its lead's opening
-    (``ex.learned`` when the extraction worker computed it already)."""
+def page_hashes(ex: Extracted) -> dict[str, tuple[str, str]]:
+    """Hash -> (kind, sample) of everything a new article teaches: its blocks ("b"), its title ("t") and its
+    lead's opening ("l") (``ex.learned`` when the extraction worker computed it already).  The kind is stored
+    with the row, so that readers after leads and titles pass over the blocks without working out their keys."""
     if ex.learned is not None:
         return ex.learned
-    out: dict[str, str] = {}
+    out: dict[str, tuple[str, str]] = {}
     for b in ex.blocks:
         key = block_key(b)
         if 2 <= len(key) <= MAX_BLOCK_CHARS:
-            out.setdefault(block_hash(key), b[:SAMPLE_CHARS])
+            out.setdefault(block_hash(key), ("b", b[:SAMPLE_CHARS]))
     title = text_key(ex.title)
     if len(title) >= MIN_TITLE_CHARS:
-        out.setdefault(block_hash(title, "t"), ex.title[:SAMPLE_CHARS])
+        out.setdefault(block_hash(title, "t"), ("t", ex.title[:SAMPLE_CHARS]))
     # teasers elsewhere open like the lead, or like the first paragraph of prose (never a caption or a line
     # that other articles share word for word)
     paras = _paragraphs(ex.text)
     for opening in (ex.lead, paras[0] if paras and len(paras[0]) >= TEASER_SOURCE_CHARS else ""):
         key = text_key(opening)
         if len(key) >= LEAD_PREFIX:
-            out.setdefault(block_hash(key[:LEAD_PREFIX], "l"), opening[:SAMPLE_CHARS])
+            out.setdefault(block_hash(key[:LEAD_PREFIX], "l"), ("l", opening[:SAMPLE_CHARS]))
     return out
 
 

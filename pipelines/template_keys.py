@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 LEAD_PREFIX = 80  # characters of a lead's key (digits kept) that identify its teasers elsewhere
 MAX_TEASER_CHARS = 400  # a paragraph longer than this is prose, not another article's teaser
@@ -101,8 +102,9 @@ class KnownKeys:
     cut: dict[str, int] = field(default_factory=dict)
     heads: set[str] = field(default_factory=set)
 
-    def add(self, rows: Iterable[tuple[str, int, str]], cached: bool = False) -> bool:
-        """Take in a source's ``rows`` (hash, pages, sample); False when one might be a lead or a title its
+    def add(self, rows: Iterable[tuple[Any, ...]], cached: bool = False) -> bool:
+        """Take in a source's ``rows`` (hash, pages, sample[, kind]); a row whose kind says it is a block ("b")
+        is passed over, one without (learnt before revision 0009) is read as any other.  False when one might be a lead or a title its
         sample does not give the key of (cut with hardly more word characters left than the key has): the
         lookups are then the hashes' to make.  An uncut sample is the whole text, so a lead's or a title's key
         is always read back from it (``learn_page`` writes a NUL, which JSON-LD may bring, as a space: the same
@@ -116,7 +118,9 @@ class KnownKeys:
             return blake2b(f"{kind}\x1f{key}".encode(), digest_size=16).hexdigest()
 
         key_of, hash_of = (text_key, block_hash) if cached else (text_key.__wrapped__, hashed)
-        for h, pages, sample in rows:
+        for h, pages, sample, *kind in rows:
+            if kind and kind[0] == "b":
+                continue
             key = key_of(sample)
             if len(key) >= LEAD_PREFIX and hash_of(key[:LEAD_PREFIX], "l") == h:
                 self.leads[key[:LEAD_PREFIX]] = pages
@@ -136,7 +140,7 @@ class KnownKeys:
         return len(self.leads) + len(self.titles) + len(self.long_titles) + len(self.cut) + len(self.heads)
 
 
-def known_keys(rows: Iterable[tuple[str, int, str]]) -> KnownKeys | None:
-    """``KnownKeys`` of a source's ``rows`` (hash, pages, sample), or None (see ``KnownKeys.add``)."""
+def known_keys(rows: Iterable[tuple[Any, ...]]) -> KnownKeys | None:
+    """``KnownKeys`` of a source's ``rows`` (hash, pages, sample[, kind]), or None (see ``KnownKeys.add``)."""
     known = KnownKeys()
     return known if known.add(rows) else None

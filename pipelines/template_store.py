@@ -62,9 +62,9 @@ def load_model(session: Session, source_id: str, ex: Extracted | None = None, in
                                        .where(blocks.source_id == source_id)).all())
             return TemplateModel(counts=counts, pages=pages,
                                  known=_known_now(session, source_id, top, every_pages))
-        every = conn.execute(select(blocks.block_hash, blocks.pages, blocks.sample)
+        every = conn.execute(select(blocks.block_hash, blocks.pages, blocks.sample, blocks.kind)
                              .where(blocks.source_id == source_id)).all()
-        return TemplateModel(counts={h: n for h, n, _ in every}, pages=pages, known=known_keys(every))
+        return TemplateModel(counts={h: n for h, n, _, _ in every}, pages=pages, known=known_keys(every))
     model = TemplateModel(pages=pages, counts=dict(_frequent_rows(session, source_id, model_threshold(pages),
                                                                   pages)))
     if indexed:
@@ -142,15 +142,17 @@ def _frequent_rows(session: Session, source_id: str, low: int, pages: int) -> di
 
 # A worker's KnownKeys of each source (SQLite): read whole once, then only the rows added since, in rowid order
 # (an upsert that counts a page again keeps a row's rowid, and only a row's existence matters for a lead or a
-# title).  Read whole again when rows may have been deleted, which would let SQLite hand their rowids out again
-# (it takes max(rowid) + 1): when any source passed a pruning boundary (PRUNE_EVERY pages: the scheduled pruning
-# is the only thing that deletes template rows), or when the archive is not the one read before (fewer pages, a
-# lower top rowid).  Each extraction worker is a process doing one job at a time: nothing else touches its entry.
+# title).  Read whole again when the source's own rows may have been deleted: when it passed a pruning boundary
+# (PRUNE_EVERY pages: the scheduled pruning is the only thing that deletes template rows), or when the archive
+# is not the one read before (fewer pages, a lower top rowid).  Another source's pruning changes nothing here:
+# it never deletes the table's last row (``prune_blocks``), so no rowid at or below a top once read is handed
+# out again (SQLite takes max(rowid) + 1).  Each extraction worker is a process doing one job at a time: nothing
+# else touches its entry.
 @dataclass(slots=True)
 class _Known:
     pages: int
     top: int  # the highest rowid of template_blocks read
-    pruned: dict[str, int]  # the pruning boundaries each source has passed (pages // PRUNE_EVERY, when >= 1)
+    pruned: int  # the pruning boundaries the source has passed (pages // PRUNE_EVERY)
     keys: KnownKeys | None  # None: a row may hide its key, the page's keys are probed by hash
 
 
@@ -183,7 +185,7 @@ def _known_now(session: Session, source_id: str, top: int, every_pages: dict[str
     key = (str(session.get_bind().engine.url), source_id)
     _, every, since = _known_statements()
     pages = every_pages.get(source_id, 0)
-    pruned = {s: n // PRUNE_EVERY for s, n in every_pages.items() if n >= PRUNE_EVERY}
+    pruned = pages // PRUNE_EVERY
     hit = _KNOWN.get(key)
     if hit is None or pages < hit.pages or top < hit.top or pruned != hit.pruned:
         others = _index_size(exclude=key)
@@ -214,8 +216,12 @@ def _known_statements() -> tuple[Any, Any, Any]:
     table, counted = TemplateBlock.__table__, TemplatePages.__table__.c
     rowid: Any = literal_column("rowid")
     c = table.c
-    rows = select(c.block_hash, c.pages, c.sample).where(c.source_id == bindparam("source_id"))
-    since = select(c.source_id, c.block_hash, c.pages, c.sample).where(rowid > bindparam("after"))
+    # the index holds titles and leads: blocks (most rows) stay in the database, unless of before 0009 (NULL)
+    titles_or_leads = c.kind.is_distinct_from("b")
+    rows = select(c.block_hash, c.pages, c.sample, c.kind).where(c.source_id == bindparam("source_id"),
+                                                                 titles_or_leads)
+    since = select(c.source_id, c.block_hash, c.pages, c.sample, c.kind).where(rowid > bindparam("after"),
+                                                                               titles_or_leads)
     state = union_all(select(counted.source_id, counted.pages, null()),
                       select(null(), null(), func.max(rowid)).select_from(table))
     return state, rows, since
@@ -230,7 +236,8 @@ def _learn_statements(dialect: str) -> tuple[Any, Any]:
     blocks, counted = TemplateBlock.__table__, TemplatePages.__table__
     stmt = insert_for(dialect, blocks)
     count_blocks = stmt.on_conflict_do_update(index_elements=["source_id", "block_hash"],
-                                              set_={"pages": blocks.c.pages + 1, "last_seen": stmt.excluded.last_seen})
+                                              set_={"pages": blocks.c.pages + 1, "last_seen": stmt.excluded.last_seen,
+                                                    "kind": stmt.excluded.kind})  # a row of before 0009 learns it
     count_page = (insert_for(dialect, counted).values(source_id=bindparam("source_id"), pages=1)
                   .on_conflict_do_update(index_elements=["source_id"], set_={"pages": counted.c.pages + 1})
                   .returning(counted.c.pages))
@@ -240,7 +247,7 @@ def _learn_statements(dialect: str) -> tuple[Any, Any]:
 def learn_page(session: Session, source_id: str, ex: Extracted, when: dt.datetime) -> None:
     """Count the page of a NEW article (not a revisit, not another URL of a known one) into the template."""
     rows = [{"source_id": source_id, "block_hash": h, "pages": 1, "sample": sample.replace("\x00", " "),
-             "last_seen": when} for h, sample in page_hashes(ex).items()]
+             "last_seen": when, "kind": kind} for h, (kind, sample) in page_hashes(ex).items()]
     count_blocks, count_page = _learn_statements(session.get_bind().dialect.name)
     conn = session.connection()
     if rows:  # one executemany per page, on the table (Core), not the ORM's bulk path: the writer's hot path
@@ -264,8 +271,13 @@ def prune_blocks(session: Session, source_id: str, before: dt.datetime, max_page
     be template.  An index range scan (ix_template_blocks_prune: source, pages, last seen)."""
     from storage.models import TemplateBlock
 
-    res = session.execute(delete(TemplateBlock).where(
-        TemplateBlock.source_id == source_id, TemplateBlock.pages <= max_pages, TemplateBlock.last_seen < before))
+    where = [TemplateBlock.source_id == source_id, TemplateBlock.pages <= max_pages, TemplateBlock.last_seen < before]
+    if session.get_bind().dialect.name == "sqlite":
+        # never the table's last row (the newest, so hardly ever old and rare anyway): SQLite would hand its
+        # rowid out again, and the extraction workers' indexes read only the rows past the top rowid they saw
+        rowid: Any = literal_column("rowid")
+        where.append(rowid < select(func.max(rowid)).select_from(TemplateBlock.__table__).scalar_subquery())
+    res = session.execute(delete(TemplateBlock).where(*where))
     return int(getattr(res, "rowcount", 0) or 0)
 
 

@@ -263,6 +263,9 @@ class TemplateBlock(Base):
     pages: Mapped[int] = mapped_column(Integer, default=0)
     sample: Mapped[str] = mapped_column(Text)  # the text, for people inspecting what was learnt
     last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # "b" a block, "t" a title, "l" a lead's opening (template_keys.block_hash's kind, which the hash itself
+    # cannot be read back for); NULL in rows learnt before revision 0009
+    kind: Mapped[str | None] = mapped_column(String(1), nullable=True)
 
 
 class TemplatePages(Base):

@@ -176,7 +176,7 @@ def rows_of(pages: list[Extracted]) -> list[tuple[str, int, str]]:
     """The rows ``learn_page`` leaves for these pages: (hash, pages, sample)."""
     rows: dict[str, tuple[str, int, str]] = {}
     for ex in pages:
-        for h, sample in tpl.page_hashes(ex).items():
+        for h, (_, sample) in tpl.page_hashes(ex).items():
             _, n, first = rows.get(h, (h, 0, sample))
             rows[h] = (h, n + 1, first)
     return list(rows.values())
@@ -325,10 +325,13 @@ def test_a_workers_index_of_leads_and_titles_follows_the_archive(factory: sessio
     monkeypatch.setattr(tpl_store, "_KNOWN", {})
     monkeypatch.setattr(tpl_store, "PRUNE_EVERY", 6)
     reads: list[int] = []
+    kinds: set[str | None] = set()
     add = template_keys.KnownKeys.add
 
-    def counted(self: template_keys.KnownKeys, rows: list[tuple[str, int, str]], cached: bool = False) -> bool:
+    def counted(self: template_keys.KnownKeys, rows: list[tuple[str, int, str, str | None]],
+                cached: bool = False) -> bool:
         reads.append(len(rows))
+        kinds.update(r[3] for r in rows)
         return add(self, rows, cached)
 
     monkeypatch.setattr(template_keys.KnownKeys, "add", counted)
@@ -350,7 +353,8 @@ def test_a_workers_index_of_leads_and_titles_follows_the_archive(factory: sessio
                 changed += got.text != ex.text
     assert changed >= 9
     if sqlite:  # read whole after the first page and past the boundary, else a page's new rows
-        assert len(reads) == 9 and reads[0] < reads[5] and max(reads[1:5] + reads[6:]) < reads[0]
+        assert len(reads) == 9 and reads[0] < reads[5] and max(reads[1:5] + reads[6:]) < reads[5]
+        assert kinds == {"t", "l"}  # the blocks, most rows, stay in the database (their kind is stored)
         assert tpl_store._KNOWN[(str(factory.kw["bind"].url), "so")].keys is not None
     else:
         assert not reads  # PostgreSQL: probed by hash

@@ -44,7 +44,7 @@ def content_of(ex: Extracted, identity: str = "") -> repo.Content:
 def version_content(session: Session, source_id: str, ex: Extracted) -> repo.Content:
     """What a version of this extraction stores: the text cleaned by the source's learned template, identified
     by the hash of the extraction itself, so the version changes when the page does, not when the model does."""
-    identity = content_of(ex).sha256()
+    identity = ex.identity or content_of(ex).sha256()
     if ex.template_text is not None:  # applied in the extraction worker, with the template as it was then
         cleaned: Extracted | Skipped = dataclasses.replace(ex, text=ex.template_text)
     else:
@@ -156,7 +156,7 @@ def archive_page(session: Session, source: Source, raw: RawPage, result: Extract
         is_new = article.current_version == 0
     repo.add_urls(session, article.id, urls.items(), when)
 
-    latest = repo.latest_version(session, article.id)
+    latest = None if is_new else repo.latest_version(session, article.id)  # a new article has no version yet
     etag, last_modified = _validators(raw.headers)
     # another extraction that cleans to what the latest version already says (the site swapped a promo line
     # the template removes) is no edit

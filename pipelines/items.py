@@ -64,6 +64,10 @@ class Extracted:
     # the text as the source's learnt template leaves it, when the worker applied the template (read from the
     # archive there, off the writer's thread); None: the archive writer applies it
     template_text: str | None = None
+    # the version identity (``archive.content_of(self).sha256()``, the extraction before the template), hashed in
+    # the worker for the same reason; None: the archive writer hashes it.  The template keeps it (it changes the
+    # text, not the identity); anything else that changes a hashed field after the worker must clear it
+    identity: str | None = None
 
 
 @dataclass(slots=True)

@@ -75,6 +75,7 @@ def _extract(body: bytes, url: str, content_type: str | None, hints: Extraction,
              archive: tuple[str, str] | None = None) -> Extracted | Skipped:
     """Extract one page; with ``archive`` (database URL, source id), also apply the source's learnt template as
     the archive holds it now, so the archive writer (one thread, sharing the GIL with the crawl) need not."""
+    from pipelines.archive import content_of
     from pipelines.extract import extract_article
     from pipelines.stories import shingle_hashes, signature_of
     from pipelines.template import page_hashes
@@ -86,6 +87,7 @@ def _extract(body: bytes, url: str, content_type: str | None, hints: Extraction,
             result.signature, result.shingle_count = signature_of(sh), len(sh)
             # hashed here, not in the archive writer; the blocks themselves need not travel back
             result.learned, result.blocks = page_hashes(result), ()
+            result.identity = content_of(result).sha256()
             if archive is not None:
                 result.template_text = _template_text(archive, result)
         return result

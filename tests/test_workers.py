@@ -176,3 +176,21 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_the_worker_hashes_the_version_identity_the_writer_would() -> None:
+    """The worker hashes the extraction's identity, so the archive writer (sharing the GIL with the crawl) need
+    not; the writer takes it as is, and hashes only what no worker did."""
+    import dataclasses
+
+    from pipelines.archive import content_of, version_content
+    from pipelines.items import Extracted
+    from pipelines.workers import _extract
+
+    body = (ROOT / "tests" / "fixtures" / "pages" / "baochinhphu.html").read_bytes()
+    ex = _extract(body, "https://baochinhphu.vn/bai-viet.htm", "text/html; charset=utf-8", Extraction())
+    assert isinstance(ex, Extracted) and ex.identity
+    assert ex.identity == content_of(dataclasses.replace(ex, identity=None)).sha256()
+    ex.template_text = ex.text
+    assert version_content(None, "so", dataclasses.replace(ex, identity="given")).sha256() == "given"  # type: ignore[arg-type]
+    assert version_content(None, "so", dataclasses.replace(ex, identity=None)).sha256() == ex.identity  # type: ignore[arg-type]

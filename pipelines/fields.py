@@ -130,6 +130,8 @@ def find_title(tree: Any, pm: PageMeta, hints: Extraction) -> tuple[str, Any | N
         score = (0 if el.tag in _HEADING_TAGS else 1, rank, pos)
         if best is None or score < best[0]:
             best = (score, t, el)
+            if score[:2] == (0, 0):
+                break  # a heading with the first of the wanted titles: nothing later can score lower
     if best is not None:
         return _without_kicker(best[1], meta_titles) or best[1], best[2]
     long_h1 = [h for h in h1s if len(node_text(h)) > 15 and not in_link(h)]

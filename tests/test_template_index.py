@@ -113,3 +113,32 @@ def test_another_sources_pruning_does_not_read_this_sources_index_again(
     with session_factory() as s:
         tpl_store.apply_stored(s, "a", page(9), indexed=True)
     assert whole == ["read", "read"]
+
+
+def test_an_archive_of_before_the_kind_upgrades_and_its_rows_learn_their_kind(db_url: str) -> None:
+    """Migration 0009 adds the column to a populated archive; old rows stay NULL (read as before) until a page
+    counts them again."""
+    from alembic import command
+
+    from storage.db import make_engine, make_session_factory
+    from storage.migrate import alembic_config, upgrade
+    from storage.models import TemplateBlock
+
+    engine = make_engine(db_url)
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
+        conn.exec_driver_sql("INSERT INTO sources (id, name, created_at) VALUES ('so', 'so', '2024-10-03 08:00:00')")
+        conn.exec_driver_sql("INSERT INTO template_blocks (source_id, block_hash, pages, sample, last_seen) VALUES "
+                             f"('so', '{tpl.block_hash(tpl.block_key(BLOCKS[0]))}', 4, '{BLOCKS[0]}', "
+                             "'2024-10-03 08:00:00')")
+    upgrade(engine)
+    factory = make_session_factory(engine)
+    with factory() as s:
+        assert s.execute(select(TemplateBlock.kind, TemplateBlock.pages)).all() == [(None, 4)]
+    learn(factory, "so", range(1))
+    with factory() as s:
+        row = s.get(TemplateBlock, ("so", tpl.block_hash(tpl.block_key(BLOCKS[0]))))
+        assert row is not None and (row.kind, row.pages) == ("b", 5)
+    engine.dispose()

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""The template's cost per page in a crawl, replayed: each archived page, in the order it was fetched, has the
+template applied as an extraction worker does (its own read-only view of the archive, its index of titles and
+leads kept up to date) and is then learnt into the archive as the archive writer does, one transaction a page.
+
+    python3 bench/template_replay.py /var/tmp/vntp/archive.db --sources /var/tmp/vntp/vnweb-sources.toml
+    python3 bench/template_replay.py /var/tmp/vnrp/archive.db --limit 500
+
+The pages are the archived articles of an archive a crawl left (``bench/throughput.py --work DIR`` leaves one in
+DIR); they are extracted first (not timed), then replayed into a new archive in a temporary folder, so the
+template grows from nothing as in a first crawl, pruning included.  It prints the milliseconds a page of both
+steps and a digest of every cleaned text: two versions of the code that clean alike print the same digest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from throughput import archived_pages  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("archive", type=Path, help="a SQLite archive a crawl left")
+    ap.add_argument("--sources", type=Path, help="the sources file of that crawl (each source's extraction settings)")
+    ap.add_argument("--limit", type=int, default=0, help="the first N archived articles only")
+    a = ap.parse_args(argv)
+    if not a.archive.is_file():
+        print(f"template_replay: {a.archive}: no such archive", file=sys.stderr)
+        return 2
+
+    from config.sources import Extraction, load_sources
+    from pipelines import template_store
+    from pipelines.items import Extracted
+    from pipelines.workers import _extract, _template_text
+    from storage import repo
+    from storage.db import make_engine, make_session_factory
+    from storage.migrate import upgrade
+
+    hints: dict[str, Any] = {}
+    if a.sources:
+        hints = {s.id: s.extraction for s in load_sources(a.sources).sources}
+    anything = Extraction(languages=("*",))
+    pages = [(r, source) for url, body, source in archived_pages(a.archive, a.limit)
+             if isinstance(r := _extract(body, url, None, hints.get(source, anything)), Extracted)]
+    if not pages:
+        print(f"template_replay: {a.archive} holds no archived article with its page", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="vnarchive-replay-") as tmp:
+        db_url = f"sqlite:///{Path(tmp) / 'replay.db'}"
+        engine = make_engine(db_url)
+        upgrade(engine)
+        factory = make_session_factory(engine)
+        with factory.begin() as s:
+            repo.ensure_sources(s, sorted({(src, src) for _, src in pages}))
+        digest = hashlib.sha256()
+        applying = learning = 0.0
+        when = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        for i, (ex, source) in enumerate(pages):
+            t0 = time.process_time()
+            text = _template_text((db_url, source), ex)
+            t1 = time.process_time()
+            with factory.begin() as s:
+                template_store.learn_page(s, source, ex, when + dt.timedelta(seconds=i))
+            t2 = time.process_time()
+            applying += t1 - t0
+            learning += t2 - t1
+            digest.update((text if text is not None else "\x00").encode() + b"\x1e")
+        engine.dispose()
+    n = len(pages)
+    print(f"{a.archive}: {n} pages replayed")
+    print(f"template applied (worker):  {applying / n * 1000:6.3f} ms a page")
+    print(f"page learnt (writer):       {learning / n * 1000:6.3f} ms a page")
+    print(f"cleaned texts digest:       {digest.hexdigest()[:16]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

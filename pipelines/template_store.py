@@ -244,14 +244,39 @@ def _learn_statements(dialect: str) -> tuple[Any, Any]:
     return count_blocks, count_page
 
 
+@functools.cache
+def _sqlite_count_blocks() -> tuple[str, Callable[[Any], Any]]:
+    """``learn_page``'s upsert of a page's blocks on SQLite as the driver takes it (its SQL, positional), and
+    the conversion of the time stamp, done once a page.  SQLAlchemy's executemany processed every row's
+    parameters in Python (the time stamp's conversion, each row's dict), which was most of what learning a page
+    cost the writer's thread; the driver's executemany takes the rows as they are."""
+    from sqlalchemy.dialects import sqlite
+
+    from storage.models import TemplateBlock
+
+    dialect = sqlite.dialect(paramstyle="qmark")
+    compiled = _learn_statements("sqlite")[0].compile(dialect=dialect)
+    assert compiled.positiontup == ["source_id", "block_hash", "pages", "sample", "last_seen", "kind",
+                                    "pages_1"], compiled.positiontup  # the order the rows below are in
+    convert = TemplateBlock.__table__.c.last_seen.type._cached_bind_processor(dialect)
+    return str(compiled), convert or (lambda v: v)
+
+
 def learn_page(session: Session, source_id: str, ex: Extracted, when: dt.datetime) -> None:
     """Count the page of a NEW article (not a revisit, not another URL of a known one) into the template."""
-    rows = [{"source_id": source_id, "block_hash": h, "pages": 1, "sample": sample.replace("\x00", " "),
-             "last_seen": when, "kind": kind} for h, (kind, sample) in page_hashes(ex).items()]
-    count_blocks, count_page = _learn_statements(session.get_bind().dialect.name)
+    learnt = page_hashes(ex)
+    dialect = session.get_bind().dialect.name
+    count_blocks, count_page = _learn_statements(dialect)
     conn = session.connection()
-    if rows:  # one executemany per page, on the table (Core), not the ORM's bulk path: the writer's hot path
-        conn.execute(count_blocks, rows)
+    if learnt and dialect == "sqlite":  # one executemany per page, the driver's (see _sqlite_count_blocks)
+        sql, convert = _sqlite_count_blocks()
+        stamp = convert(when)
+        conn.exec_driver_sql(sql, [(source_id, h, 1, sample.replace("\x00", " "), stamp, kind, 1)
+                                   for h, (kind, sample) in learnt.items()])
+    elif learnt:  # one executemany per page, on the table (Core), not the ORM's bulk path
+        conn.execute(count_blocks, [{"source_id": source_id, "block_hash": h, "pages": 1,
+                                     "sample": sample.replace("\x00", " "), "last_seen": when, "kind": kind}
+                                    for h, (kind, sample) in learnt.items()])
     pages = conn.execute(count_page, {"source_id": source_id}).scalar() or 0
     if pages % PRUNE_EVERY == 0:
         prune_scheduled(session, source_id)

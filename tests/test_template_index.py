@@ -142,3 +142,29 @@ def test_an_archive_of_before_the_kind_upgrades_and_its_rows_learn_their_kind(db
         row = s.get(TemplateBlock, ("so", tpl.block_hash(tpl.block_key(BLOCKS[0]))))
         assert row is not None and (row.kind, row.pages) == ("b", 5)
     engine.dispose()
+
+
+def test_learnt_rows_hold_what_the_orm_would_write(session_factory: sessionmaker[Session]) -> None:
+    """On SQLite a page's rows go through the driver's executemany (``_sqlite_count_blocks``): the same values,
+    the time stamp in the form the ORM's type writes it (a zone other than UTC converted), as an ORM row."""
+    from sqlalchemy import text
+
+    from storage.models import TemplateBlock
+
+    when = dt.datetime(2024, 10, 3, 15, 30, 12, 345678, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+    learn(session_factory, "so", range(0))
+    with session_factory.begin() as s:
+        tpl_store.learn_page(s, "so", page(1), when)
+        s.add(TemplateBlock(source_id="so", block_hash="f" * 32, pages=1, sample="x", last_seen=when, kind="b"))
+    with session_factory() as s:
+        raw = s.execute(text("SELECT block_hash, pages, sample, kind, last_seen FROM template_blocks")).all()
+        stamps = {r.last_seen for r in raw}
+        assert len(stamps) == 1  # the ORM's row and the page's rows alike
+        back = {r.block_hash: r for r in s.execute(select(TemplateBlock)).scalars()}
+    assert {(r.block_hash, r.pages, r.sample, r.kind) for r in raw if r.block_hash != "f" * 32} == {
+        (h, 1, sample, kind) for h, (kind, sample) in tpl.page_hashes(page(1)).items()}
+    assert all(r.last_seen == when for r in back.values())
+    with session_factory.begin() as s:  # counted again: the upsert adds a page
+        tpl_store.learn_page(s, "so", page(1), when)
+    with session_factory() as s:
+        assert {r.pages for r in s.execute(select(TemplateBlock)).scalars() if r.block_hash != "f" * 32} == {2}

@@ -258,7 +258,8 @@ def _sqlite_count_blocks() -> tuple[str, Callable[[Any], Any]]:
     compiled = _learn_statements("sqlite")[0].compile(dialect=dialect)
     assert compiled.positiontup == ["source_id", "block_hash", "pages", "sample", "last_seen", "kind",
                                     "pages_1"], compiled.positiontup  # the order the rows below are in
-    convert = TemplateBlock.__table__.c.last_seen.type._cached_bind_processor(dialect)
+    stamp_type = TemplateBlock.__table__.c.last_seen.type
+    convert = stamp_type.dialect_impl(dialect).bind_processor(dialect)  # UTCDateTime's, then SQLite's own
     return str(compiled), convert or (lambda v: v)
 
 

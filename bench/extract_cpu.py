@@ -31,36 +31,25 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from throughput import archived_pages, plain_trafilatura  # noqa: E402
+from throughput import add_archive_arguments, pages_to_extract, plain_trafilatura  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("archive", type=Path, help="a SQLite archive a crawl left")
-    ap.add_argument("--sources", type=Path, help="the sources file of that crawl (each source's extraction settings)")
-    ap.add_argument("--limit", type=int, default=0, help="the first N archived articles only")
+    add_archive_arguments(ap)
     ap.add_argument("--template", action="store_true", help="also apply each source's stored template")
     ap.add_argument("--profile", action="store_true", help="print where the worker's time goes (cProfile)")
     a = ap.parse_args(argv)
-    if not a.archive.is_file():
-        print(f"extract_cpu: {a.archive}: no such archive", file=sys.stderr)
+    found = pages_to_extract("extract_cpu", a)
+    if found is None:
         return 2
+    pages, extraction_of = found
 
-    from config.sources import Extraction, load_sources
     from pipelines.items import Extracted
     from pipelines.workers import _extract, _template_text
 
-    hints: dict[str, Any] = {}
-    if a.sources:
-        hints = {s.id: s.extraction for s in load_sources(a.sources).sources}
-    anything = Extraction(languages=("*",))
-    pages = archived_pages(a.archive, a.limit)
-    if not pages:
-        print(f"extract_cpu: {a.archive} holds no archived article with its page", file=sys.stderr)
-        return 2
-
     def work() -> list[tuple[Any, str]]:
-        return [(_extract(body, url, None, hints.get(source, anything)), source) for url, body, source in pages]
+        return [(_extract(body, url, None, extraction_of(source)), source) for url, body, source in pages]
 
     work()  # warm: imports, caches, as a worker is before its first real page
     t0 = time.process_time()

@@ -21,26 +21,23 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from throughput import archived_pages  # noqa: E402
+from throughput import add_archive_arguments, pages_to_extract  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("archive", type=Path, help="a SQLite archive a crawl left")
-    ap.add_argument("--sources", type=Path, help="the sources file of that crawl (each source's extraction settings)")
-    ap.add_argument("--limit", type=int, default=0, help="the first N archived articles only")
+    add_archive_arguments(ap)
     a = ap.parse_args(argv)
-    if not a.archive.is_file():
-        print(f"template_replay: {a.archive}: no such archive", file=sys.stderr)
+    found = pages_to_extract("template_replay", a)
+    if found is None:
         return 2
+    archived, extraction_of = found
 
-    from config.sources import Extraction, load_sources
     from pipelines import template_store
     from pipelines.items import Extracted
     from pipelines.workers import _extract, _template_text
@@ -48,14 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     from storage.db import make_engine, make_session_factory
     from storage.migrate import upgrade
 
-    hints: dict[str, Any] = {}
-    if a.sources:
-        hints = {s.id: s.extraction for s in load_sources(a.sources).sources}
-    anything = Extraction(languages=("*",))
-    pages = [(r, source) for url, body, source in archived_pages(a.archive, a.limit)
-             if isinstance(r := _extract(body, url, None, hints.get(source, anything)), Extracted)]
+    pages = [(r, source) for url, body, source in archived
+             if isinstance(r := _extract(body, url, None, extraction_of(source)), Extracted)]
     if not pages:
-        print(f"template_replay: {a.archive} holds no archived article with its page", file=sys.stderr)
+        print(f"template_replay: {a.archive}: no archived page extracts as an article", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="vnarchive-replay-") as tmp:
         db_url = f"sqlite:///{Path(tmp) / 'replay.db'}"

@@ -44,7 +44,7 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -284,6 +284,34 @@ def archived_pages(db: Path, limit: int = 0) -> list[tuple[str, bytes, str]]:
     finally:
         con.close()
     return [(url, zlib.decompress(body), source) for url, body, source in rows]
+
+
+def add_archive_arguments(ap: argparse.ArgumentParser) -> None:
+    """The arguments of the benches that replay the pages of an archive a crawl left (``pages_to_extract``)."""
+    ap.add_argument("archive", type=Path, help="a SQLite archive a crawl left")
+    ap.add_argument("--sources", type=Path, help="the sources file of that crawl (each source's extraction settings)")
+    ap.add_argument("--limit", type=int, default=0, help="the first N archived articles only")
+
+
+def pages_to_extract(prog: str, a: argparse.Namespace
+                     ) -> tuple[list[tuple[str, bytes, str]], Callable[[str], Any]] | None:
+    """``archived_pages`` of ``a.archive`` and each source's extraction settings by source id (``a.sources``'s;
+    any language accepted for a source it lacks, or without it); None, said on stderr, when the archive is
+    missing or holds no archived page."""
+    if not a.archive.is_file():
+        print(f"{prog}: {a.archive}: no such archive", file=sys.stderr)
+        return None
+    from config.sources import Extraction, load_sources
+
+    hints: dict[str, Any] = {}
+    if a.sources:
+        hints = {s.id: s.extraction for s in load_sources(a.sources).sources}
+    anything = Extraction(languages=("*",))
+    pages = archived_pages(a.archive, a.limit)
+    if not pages:
+        print(f"{prog}: {a.archive} holds no archived article with its page", file=sys.stderr)
+        return None
+    return pages, lambda source: hints.get(source, anything)
 
 
 def plain_trafilatura(pages: list[tuple[str, bytes]], sample: int = 0) -> float:

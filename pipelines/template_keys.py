@@ -104,9 +104,9 @@ class KnownKeys:
 
     def add(self, rows: Iterable[tuple[Any, ...]], cached: bool = False) -> bool:
         """Take in a source's ``rows`` (hash, pages, sample[, kind]); a row whose kind says it is a block ("b")
-        is passed over, one without (learnt before revision 0009) is read as any other.  False when one might be a lead or a title its
-        sample does not give the key of (cut with hardly more word characters left than the key has): the
-        lookups are then the hashes' to make.  An uncut sample is the whole text, so a lead's or a title's key
+        is passed over, one without (learnt before revision 0009) is read as any other.  False when one might be
+        a lead or a title its sample does not give the key of (cut with hardly more word characters left than
+        the key has): the lookups are then the hashes' to make.  An uncut sample is the whole text, so a lead's or a title's key
         is always read back from it (``learn_page`` writes a NUL, which JSON-LD may bring, as a space: the same
         key; a sample written before it dropped the NUL instead, and such a row of an older archive is missed).
         ``cached``: the few rows pages added since (an extraction worker's index), read through the page caches

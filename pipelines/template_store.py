@@ -265,19 +265,17 @@ def _sqlite_count_blocks() -> tuple[str, Callable[[Any], Any]]:
 
 def learn_page(session: Session, source_id: str, ex: Extracted, when: dt.datetime) -> None:
     """Count the page of a NEW article (not a revisit, not another URL of a known one) into the template."""
-    learnt = page_hashes(ex)
+    rows = [(h, sample.replace("\x00", " "), kind) for h, (kind, sample) in page_hashes(ex).items()]
     dialect = session.get_bind().dialect.name
     count_blocks, count_page = _learn_statements(dialect)
     conn = session.connection()
-    if learnt and dialect == "sqlite":  # one executemany per page, the driver's (see _sqlite_count_blocks)
+    if rows and dialect == "sqlite":  # one executemany per page, the driver's (see _sqlite_count_blocks)
         sql, convert = _sqlite_count_blocks()
         stamp = convert(when)
-        conn.exec_driver_sql(sql, [(source_id, h, 1, sample.replace("\x00", " "), stamp, kind, 1)
-                                   for h, (kind, sample) in learnt.items()])
-    elif learnt:  # one executemany per page, on the table (Core), not the ORM's bulk path
-        conn.execute(count_blocks, [{"source_id": source_id, "block_hash": h, "pages": 1,
-                                     "sample": sample.replace("\x00", " "), "last_seen": when, "kind": kind}
-                                    for h, (kind, sample) in learnt.items()])
+        conn.exec_driver_sql(sql, [(source_id, h, 1, sample, stamp, kind, 1) for h, sample, kind in rows])
+    elif rows:  # one executemany per page, on the table (Core), not the ORM's bulk path
+        conn.execute(count_blocks, [{"source_id": source_id, "block_hash": h, "pages": 1, "sample": sample,
+                                     "last_seen": when, "kind": kind} for h, sample, kind in rows])
     pages = conn.execute(count_page, {"source_id": source_id}).scalar() or 0
     if pages % PRUNE_EVERY == 0:
         prune_scheduled(session, source_id)

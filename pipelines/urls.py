@@ -130,6 +130,7 @@ def try_url_key(url: str, ignore_params: tuple[str, ...] | frozenset[str] = (),
 _PSL = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+@functools.lru_cache(maxsize=4096)  # a crawl asks of the same few hosts on every page; tldextract is not cheap
 def registrable_domain(host: str) -> str:
     """example.gov.vn for www.example.gov.vn; an IP address is its own site."""
     host = host.lower().rstrip(".")

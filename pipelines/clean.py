@@ -107,7 +107,8 @@ def prune(root: Any, keep: list[Any]) -> None:
     protected = {k for el in keep if el is not None for k in (el, *el.iterancestors())}
     for el in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
         drop(el)
-    page_chars = text_len(root) or 1
+    # the page's text (before anything is dropped) matters only to a form: read only on a page that has one
+    page_chars = (text_len(root) or 1) if next(root.iter("form"), None) is not None else 1
     for tag in _DROP_TAGS:
         for el in list(root.iter(tag)):
             if el in protected:
@@ -267,19 +268,23 @@ def link_items(root: Any) -> frozenset[str]:
     """The texts of list items and paragraphs that are links to elsewhere and nothing more (related stories,
     "Read also: <headline>"), as ``line_key``s; a list of documents (PDF, DOC) is content and not among them."""
     out = set()
+    items_text: dict[Any, tuple[int, str]] = {}  # each list item's text length and text, for the lists below
     for el in root.iter("li", "p", "dd", "h3", "h4"):
-        n = text_len(el)
+        raw = el.text_content()
+        n = len(" ".join(raw.split()))  # text_len
+        if el.tag == "li":
+            items_text[el] = (n, raw)
         if n < 15 or n > 300:
             continue
         anchors = list(el.iter("a"))
         if not anchors or any(DOC_LINK.search(a.get("href") or "") for a in anchors):
             continue
         if sum(text_len(a) for a in anchors) >= 0.8 * n:
-            out.add(line_key(el.text_content()))
+            out.add(line_key(raw))
     # the label of such a list ("Tin liên quan:", "Read more:") goes with it
     for lst in root.iter("ul", "ol"):
-        items = [li for li in lst.iter("li")]
-        if not items or not all(line_key(li.text_content()) in out for li in items if text_len(li)):
+        items = [items_text[li] for li in lst.iter("li")]
+        if not items or not all(not n or (out and line_key(raw) in out) for n, raw in items):
             continue
         label = lst.getprevious()
         if label is not None and isinstance(label.tag, str):

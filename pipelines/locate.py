@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import trafilatura
@@ -152,7 +153,7 @@ def coverage(part: list[str], whole: list[str]) -> float:
 
 
 def _coverage(part: list[list[str]], whole: list[list[str]]) -> float:
-    a, b = Counter(t for p in part for t in p), Counter(t for p in whole for t in p)
+    a, b = Counter(chain.from_iterable(part)), Counter(chain.from_iterable(whole))
     total = sum(b.values())
     return sum((a & b).values()) / total if total else 0.0
 

@@ -310,17 +310,19 @@ def find_visible_date(tree: Any, anchor: Any | None, zone: dt.tzinfo | None = No
         if parent is not None and parent in excluded:
             excluded.add(el)
             continue
+        # class and id read once; most elements have neither (" "), which neither pattern matches
+        names = _classes(el)
         if el.tag in ("script", "style", "head", "meta", "a", "select", "option", "button") \
-                or (el.tag not in ("html", "body") and _NOT_ARTICLE_DATE.search(_classes(el))):
+                or (names != " " and el.tag not in ("html", "body") and _NOT_ARTICLE_DATE.search(names)):
             excluded.add(el)
             continue
         if el.tag in ("html", "body"):
             continue
-        named = el.tag == "time" or bool(_DATE_CLASS.search(_classes(el)))
+        named = el.tag == "time" or (names != " " and bool(_DATE_CLASS.search(names)))
         if not named and (len(el) > 4 or any(isinstance(c.tag, str) and c.tag in _BLOCKISH for c in el)):
             continue  # unnamed: only small leaf blocks (a date line, not the container around it)
         txt = node_text(el)
-        if len(txt) > (120 if named else 80) or (not named and not any(ch.isdigit() for ch in txt[:80])):
+        if len(txt) > (120 if named else 80) or (not named and not any(map(str.isdigit, txt[:80]))):
             continue
         if _UPDATED.match(txt):
             continue  # when it was edited, not when it was published (find_visible_update)

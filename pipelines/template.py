@@ -74,7 +74,6 @@ _BLOCK_TAGS = frozenset({
 _SKIP_TAGS = frozenset({"head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object",
                         "canvas", "textarea"})
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
-_WS = re.compile(r"\s+")
 
 
 # ---------------------------------------------------------------- blocks
@@ -88,9 +87,9 @@ def text_blocks(root: Any, max_chars: int = MAX_BLOCK_CHARS) -> tuple[str, ...]:
 
     def flush(buf: list[str]) -> None:
         if buf:
-            text = _WS.sub(" ", "".join(buf)).strip()
+            text = " ".join("".join(buf).split())  # str.split's whitespace is re's \s
             buf.clear()
-            if text and len(text) <= max_chars and any(c.isalnum() for c in text):
+            if text and len(text) <= max_chars and any(map(str.isalnum, text)):
                 out.setdefault(unicodedata.normalize("NFC", text), None)
 
     try:

@@ -185,12 +185,12 @@ def page_hashes(ex: Extracted) -> dict[str, tuple[str, str]]:
 
 def is_sentence(text: str) -> bool:
     """Prose rather than a label: five words or more ending like a sentence."""
-    return len(text.split()) >= 5 and bool(_SENTENCE_END.search(text))
+    return len(text.split(None, 4)) == 5 and bool(_SENTENCE_END.search(text))  # 5 parts: 5 words or more
 
 
 def _frequent(model: TemplateModel, key: str, sentence: bool = False) -> bool:
     """``key`` (a text key) is a block on enough pages."""
-    return _counted(model, DIGITS.sub("0", key), len(key), sentence)
+    return len(key) <= MAX_BLOCK_CHARS and _counted(model, DIGITS.sub("0", key), len(key), sentence)
 
 
 def _counted(model: TemplateModel, zeroed: str, length: int, sentence: bool = False) -> bool:
@@ -214,7 +214,7 @@ def _own(key: str, own: tuple[str, ...]) -> bool:
 
 def _labelled(model: TemplateModel, key: str) -> Iterator[str]:
     """What follows a template label at the start of ``key`` ("tin liên quan <title> <teaser>")."""
-    words = key.split()
+    words = key.split(" ", 6)  # a text key's words are between single spaces: the first six, and the rest
     if len(words) < 2:
         return
     # _frequent of each label, its digits made 0 once for all of them (they never span words)
@@ -223,7 +223,7 @@ def _labelled(model: TemplateModel, key: str) -> Iterator[str]:
     for k in range(1, min(7, len(words))):
         size += len(words[k - 1]) + 1  # len(" ".join(words[:k]))
         if _counted(model, " ".join(zeroed[:k]), size):
-            yield " ".join(words[k:])
+            yield key[size + 1:]  # " ".join of the words after the first k
 
 
 @functools.lru_cache(maxsize=CACHE_KEYS)
@@ -288,11 +288,13 @@ def _may_open_title(key: str, heads: set[str]) -> bool:
     """Whether one of ``heads`` (``KnownKeys.heads``) opens ``key`` at a place ``_span_frame`` lets a title start:
     every candidate ``_title_spans`` gives opens so, so a key without one has no known title in it, and the
     places a title could end (most of the work) need not be found."""
-    words = _title_words(key)
-    if words is None:
+    if len(key) > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS:
+        return False  # as _title_words
+    # a text key is its words joined by single spaces; where a title may start depends on the first six only
+    words = key.split(" ", 6)
+    if len(words) < 3:
         return False
-    joined = " ".join(words)
-    return any(joined[at:at + HEAD_CHARS] in heads or joined[at:at + MIN_TITLE_CHARS] in heads
+    return any(key[at:at + HEAD_CHARS] in heads or key[at:at + MIN_TITLE_CHARS] in heads
                for _, at in _title_starts(words))
 
 

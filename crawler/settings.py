@@ -58,6 +58,13 @@ def base_settings(settings: Settings, log_level: str = "WARNING") -> dict[str, A
         "TWISTED_DNS_RESOLVER": "crawler.scope.ScopedResolver",
         "VNARCHIVE_ALLOW_ADDRESSES": ",".join(settings.allow_addresses),
         "DEPTH_LIMIT": 0,  # the spider counts listing depth itself
+        "SPIDER_MIDDLEWARES": {
+            # ...so Scrapy's depth count (one more async generator around every response's output) has nothing
+            # to limit or order by (DEPTH_PRIORITY 0), and the spider builds every request's meta afresh, never
+            # copying a response's: the check for copied meta has nothing to find either
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+        },
         "LOG_LEVEL": log_level,
         "LOG_FORMAT": "%(asctime)s %(levelname)s %(name)s: %(message)s",
         "STATS_DUMP": False,

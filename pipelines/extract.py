@@ -253,9 +253,14 @@ def extract_article(body: bytes, url: str, content_type: str | None = None,
             drop(el)
 
     # the container's last few text blocks, where a credit line too short for trafilatura may sit ("<b>PV</b>")
-    closing_blocks = [node_text(el) for el in (container.iter() if container is not None else ())
-                      if isinstance(el.tag, str) and el.tag not in ("a", "script", "style") and leafish(el)
-                      and node_text(el)][-3:]
+    # (found from the end: leafish walks each element's subtree, and only the last three count)
+    closing_blocks: list[str] = []
+    for el in reversed(list(container.iter()) if container is not None else []):
+        if isinstance(el.tag, str) and el.tag not in ("a", "script", "style") and leafish(el) \
+                and (block := node_text(el)):
+            closing_blocks.insert(0, block)
+            if len(closing_blocks) == 3:
+                break
     # what goes to trafilatura: captions of figures between headline and container, then the container
     parts: list[str] = []
     n_headline_links = headline_links(container)

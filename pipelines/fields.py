@@ -220,7 +220,7 @@ def find_author(pm: PageMeta, root: Any, site_names: set[str]) -> tuple[str | No
         if not isinstance(el.tag, str) or el.tag in ("a", "script", "style", "title", "meta", "option"):
             continue
         named = bool(_AUTHOR.search(cls(el)))
-        if not named and (labelled is not None or not leafish(el) or len(el) > 6):
+        if not named and (labelled is not None or len(el) > 6 or not leafish(el)):
             continue
         t = node_text(el)
         if not t or len(t) > 90:

@@ -176,8 +176,10 @@ def combine(located: list[str], floor: list[str], captions: frozenset[str] = fro
     teaser column) or nothing, and the floor wins: never less than the library underneath."""
     if not floor:
         return located, "located"
-    # each line's words read once for all the tests below
-    lt, ft = [tokens(p) for p in located], [tokens(p) for p in floor]
+    # each line's words read once for all the tests below (most lines are in both readings: read once for both)
+    read = {p: tokens(p) for p in located}
+    lt = [read[p] for p in located]
+    ft = [read[p] if p in read else tokens(p) for p in floor]
     if not located or _coverage(lt, ft) < AGREE:
         return floor, "floor"
     fwords = {t for p in ft for t in p}

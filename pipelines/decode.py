@@ -39,6 +39,9 @@ class Decoded:
     legacy: str | None = None  # "tcvn3" / "vni": a legacy Vietnamese font encoding, the text is mojibake
 
 
+_CONTROL_BYTES = bytes([*range(9), *range(14, 32)])  # control bytes text has none of (9-13 are whitespace)
+
+
 def looks_binary(body: bytes) -> bool:
     """Compressed or binary bytes (checked on the first bytes only: never decompressed, never scanned whole)."""
     head = body[:16].lstrip()
@@ -49,7 +52,7 @@ def looks_binary(body: bytes) -> bool:
         return False  # UTF-16 with its BOM: every other byte is NUL
     if sample.count(b"\x00") > 8:
         return True  # a NUL or two in markup is malformed HTML; many in the first KiB is binary
-    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return len(sample) >= 64 and controls > 0.1 * len(sample)
 
 

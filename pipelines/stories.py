@@ -61,8 +61,9 @@ def shingle_hashes(text: str, k: int = SHINGLE) -> np.ndarray:
     data = " ".join(words).encode()
     lengths = map(len, words) if len(data) == sum(map(len, words)) + len(words) - 1 else \
         (len(w.encode()) for w in words)  # a byte per letter (folded text is mostly ASCII), else each word's own
-    starts = [0, *itertools.accumulate(m + 1 for m in lengths)]  # gram i is data[starts[i]:starts[i + k] - 1]
-    digests = b"".join([_blake2b(data[starts[i]:starts[i + k] - 1], digest_size=8).digest() for i in range(n)])
+    starts = [0, *itertools.accumulate(map((1).__add__, lengths))]  # gram i: data[starts[i]:starts[i + k] - 1]
+    grams = zip(starts, starts[k:], strict=False)  # (start of gram i, start of gram i + k): n of them
+    digests = b"".join([_blake2b(data[a:b - 1], digest_size=8).digest() for a, b in grams])
     return np.unique(np.frombuffer(digests, dtype="<u8"))
 
 

@@ -566,3 +566,31 @@ def test_a_label_the_template_knows_makes_what_follows_it_template() -> None:
     assert tpl._why_boilerplate(para, model, ("", "", "")) == "template"
     assert tpl._why_boilerplate(f"Bài viết cùng chuyên mục 2024: {other[:-12]}", model, ("", "", "")) is None
     assert tpl._why_boilerplate(other, model, ("", "", "")) == "other_title"
+
+
+# _labelled and _may_open_title split a key only as far as its first words, relying on text_key's shape
+_AWKWARD = ["  Tin  liên quan:\t\tBộ trưởng  ", "Xem thêm >>> Thủ tướng_chỉ đạo", "\u00a0Đọc thêm\u2003—  bài 2024",
+            "a", "", "___", "Tin\u200bnóng: e\u0301 a\u0300", "HOT!!! 10 tin: ", "(Chinhphu.vn) - Sáng 3/10,  ...",
+            "一 二 三 四 五 六 七 八", "Read more: « The headline » — 12/03/2024 - Ảnh"]
+
+
+@pytest.mark.parametrize("text", _AWKWARD)
+def test_text_keys_are_words_between_single_spaces(text: str) -> None:
+    key = tpl.text_key(text)
+    assert key == " ".join(key.split())
+
+
+def test_labelled_rests_and_title_starts_match_a_whole_split() -> None:
+    from pipelines.template import MAX_BLOCK_CHARS, TemplateModel, _labelled, _title_starts
+    from pipelines.template_keys import DIGITS, block_hash
+
+    keys = [tpl.text_key(t) for t in _AWKWARD + [" ".join(f"w{i}" for i in range(n)) for n in range(1, 10)]]
+    # every label of every key counted as frequent, so _labelled yields all its rests
+    counts = {block_hash(DIGITS.sub("0", " ".join(k.split()[:n]))): 99 for k in keys for n in range(1, 7)}
+    model = TemplateModel(counts=counts, pages=10)
+    for key in keys:
+        words = key.split()
+        expected = [" ".join(words[k:]) for k in range(1, min(7, len(words)))
+                    if len(" ".join(words[:k])) <= MAX_BLOCK_CHARS]
+        assert list(_labelled(model, key)) == expected, key
+        assert _title_starts(key.split(" ", 6)) == _title_starts(words), key

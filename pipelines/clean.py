@@ -86,7 +86,12 @@ def select(tree: Any, selectors: Iterable[str]) -> list[Any]:
 
 
 def text_len(el: Any) -> int:
-    return len(" ".join(el.text_content().split()))
+    return text_length(el.text_content())
+
+
+def text_length(text: str) -> int:
+    """``text``'s length with its whitespace collapsed (``text_len`` of an element whose text is read already)."""
+    return len(" ".join(text.split()))
 
 
 def link_density(el: Any) -> float:
@@ -271,7 +276,7 @@ def link_items(root: Any) -> frozenset[str]:
     items_text: dict[Any, tuple[int, str]] = {}  # each list item's text length and text, for the lists below
     for el in root.iter("li", "p", "dd", "h3", "h4"):
         raw = el.text_content()
-        n = len(" ".join(raw.split()))  # text_len
+        n = text_length(raw)
         if el.tag == "li":
             items_text[el] = (n, raw)
         if n < 15 or n > 300:
@@ -284,7 +289,7 @@ def link_items(root: Any) -> frozenset[str]:
     # the label of such a list ("Tin liên quan:", "Read more:") goes with it
     for lst in root.iter("ul", "ol"):
         items = [items_text[li] for li in lst.iter("li")]
-        if not items or not all(not n or (out and line_key(raw) in out) for n, raw in items):
+        if not items or not all(line_key(raw) in out for n, raw in items if n):
             continue
         label = lst.getprevious()
         if label is not None and isinstance(label.tag, str):

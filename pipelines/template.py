@@ -42,6 +42,7 @@ from pipelines.template_keys import (  # noqa: F401 - the keys' names are the te
     LEAD_PREFIX,
     MAX_TEASER_CHARS,
     MAX_TITLE_CHARS,
+    MAX_TITLED_KEY_CHARS,
     MIN_TITLE_CHARS,
     SAMPLE_CHARS,
     TITLE_PREFIX,
@@ -249,7 +250,7 @@ def _span_frame(key: str) -> tuple[str, tuple[int, ...], tuple[int, ...], tuple[
 def _title_words(key: str) -> list[str] | None:
     """``key``'s words, or None when no title can be found in it (too long, or under 3 words)."""
     words = key.split()
-    return None if len(key) > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS or len(words) < 3 else words
+    return None if len(key) > MAX_TITLED_KEY_CHARS or len(words) < 3 else words
 
 
 def _title_starts(words: list[str]) -> list[tuple[int, int]]:
@@ -288,8 +289,8 @@ def _may_open_title(key: str, heads: set[str]) -> bool:
     """Whether one of ``heads`` (``KnownKeys.heads``) opens ``key`` at a place ``_span_frame`` lets a title start:
     every candidate ``_title_spans`` gives opens so, so a key without one has no known title in it, and the
     places a title could end (most of the work) need not be found."""
-    if len(key) > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS:
-        return False  # as _title_words
+    if len(key) > MAX_TITLED_KEY_CHARS:
+        return False
     # a text key is its words joined by single spaces; where a title may start depends on the first six only
     words = key.split(" ", 6)
     if len(words) < 3:

@@ -18,6 +18,9 @@ LEAD_PREFIX = 80  # characters of a lead's key (digits kept) that identify its t
 MAX_TEASER_CHARS = 400  # a paragraph longer than this is prose, not another article's teaser
 MIN_TITLE_CHARS = 15  # shorter titles ("Thông báo") are too common to mark links by
 MAX_TITLE_CHARS = 250  # ... and longer ones are not titles
+# a key longer than this holds no other article's title: what could follow a label (20) and a title is longer
+# than a teaser, so it is prose
+MAX_TITLED_KEY_CHARS = MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS
 
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 DIGITS = re.compile(r"\d+")  # a block key has them as 0 (view counters, dates)
@@ -54,7 +57,7 @@ def suffix_starts(key: str) -> tuple[tuple[int, int], ...]:
     another article's teaser could start: after at most a label and a title (MAX_TITLE_CHARS), with a rest long
     enough to be recognised and short enough to be a teaser."""
     n = len(key)
-    if n > MAX_TITLE_CHARS + 20 + MAX_TEASER_CHARS:
+    if n > MAX_TITLED_KEY_CHARS:
         return ()  # every rest would be longer than a teaser: prose (most paragraphs), no slicing needed
     out = []
     start = j = 0

@@ -108,13 +108,14 @@ def find_title(tree: Any, pm: PageMeta, hints: Extraction) -> tuple[str, Any | N
     body = tree.find("body")
     best: tuple[tuple[int, int, int], str, Any] | None = None
     h1s = []
+    heading_found = False
     for pos, el in enumerate((body if body is not None else tree).iter()):
         if not isinstance(el.tag, str) or el.tag in ("a", "script", "style", "title", "option"):
             continue
         if el.tag == "h1":
             h1s.append(el)
-        if el.tag not in _HEADING_TAGS and len(el) > 3:
-            continue
+        if el.tag not in _HEADING_TAGS and (len(el) > 3 or heading_found):
+            continue  # (once a heading is the best, only a heading can score lower: the rest is not read)
         t = node_text(el)
         if not 4 <= len(t) <= 400:
             continue
@@ -130,6 +131,7 @@ def find_title(tree: Any, pm: PageMeta, hints: Extraction) -> tuple[str, Any | N
         score = (0 if el.tag in _HEADING_TAGS else 1, rank, pos)
         if best is None or score < best[0]:
             best = (score, t, el)
+            heading_found = score[0] == 0
             if score[:2] == (0, 0):
                 break  # a heading with the first of the wanted titles: nothing later can score lower
     if best is not None:

@@ -12,7 +12,7 @@ from lxml import etree
 from lxml import html as lhtml
 from lxml.cssselect import CSSSelector
 
-from pipelines.metadata import clean_text
+from pipelines.metadata import clean_text, cls  # cls is defined there (metadata reads it too)
 
 # elements that are never article text
 _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "form", "button", "input", "select",
@@ -55,10 +55,6 @@ def unbrand(root: Any) -> None:
                 el.set("class", " ".join(rest))
             else:
                 del el.attrib["class"]
-
-
-def cls(el: Any) -> str:
-    return f"{el.get('class') or ''} {el.get('id') or ''}"
 
 
 def drop(el: Any) -> None:

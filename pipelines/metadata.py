@@ -264,7 +264,8 @@ def _distance(a: Any, b: Any) -> int:
     return 10**6
 
 
-def _classes(el: Any) -> str:
+def cls(el: Any) -> str:
+    """An element's class and id, space-separated (one space when it has neither)."""
     return f"{el.get('class') or ''} {el.get('id') or ''}"
 
 
@@ -311,7 +312,7 @@ def find_visible_date(tree: Any, anchor: Any | None, zone: dt.tzinfo | None = No
             excluded.add(el)
             continue
         # class and id read once; most elements have neither (" "), which neither pattern matches
-        names = _classes(el)
+        names = cls(el)
         if el.tag in ("script", "style", "head", "meta", "a", "select", "option", "button") \
                 or (names != " " and el.tag not in ("html", "body") and _NOT_ARTICLE_DATE.search(names)):
             excluded.add(el)

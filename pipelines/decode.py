@@ -152,10 +152,13 @@ _WORD_EDGE = "\"'“”‘’()[]{}.,;:!?…"
 
 def legacy_encoding(text: str) -> str | None:
     """'tcvn3' or 'vni' when the text is Vietnamese in a legacy font encoding (by its commonest words)."""
-    tokens = text[:300_000].casefold().split()  # the first 300k characters are evidence enough
-    # every legacy word has a non-ASCII letter: only those tokens are counted, each stripped of punctuation, all
-    # in C (filterfalse, map and Counter's counting loop), then the few legacy words looked up in the counts
-    counts = collections.Counter(map(str.strip, itertools.filterfalse(str.isascii, tokens),
+    tokens = text[:300_000].split()  # the first 300k characters are evidence enough
+    # every legacy word has a non-ASCII letter: only those tokens are counted, each case-folded and stripped of
+    # punctuation, all in C (filterfalse, map and Counter's counting loop), then the few legacy words looked up in
+    # the counts.  Folded token by token, not the whole page first: most of a page is ASCII markup and script
+    # (half the time on real pages), and case folding keeps whitespace, ASCII and the punctuation stripped as
+    # they are, so the tokens and the counts are the same
+    counts = collections.Counter(map(str.strip, map(str.casefold, itertools.filterfalse(str.isascii, tokens)),
                                      itertools.repeat(_WORD_EDGE)))
     tcvn = sum(counts[w] for w in _TCVN3_WORDS)
     vni = sum(counts[w] for w in _VNI_WORDS)

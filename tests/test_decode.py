@@ -95,6 +95,15 @@ def test_legacy_words_count_with_their_punctuation_and_against_every_word() -> N
     assert legacy_encoding(f"{words} " + "word " * 600) is None
 
 
+def test_legacy_words_count_in_capitals_and_among_markup() -> None:
+    """Each token is case-folded on its own (not the page first): capitals count, markup and ASCII script around
+    them change nothing, and a token that folds to ASCII (the Kelvin sign) is no legacy word."""
+    words = "CñA ®· NG\xadêI NH÷NG Cã C¸C"
+    markup = '<div class="x"><script>var a = "b";</script>' * 50
+    assert legacy_encoding(f"{markup} {words} </div>") == "tcvn3"
+    assert legacy_encoding(f"{markup} \u212a \u212a \u212a \u212a \u212a") is None
+
+
 def test_legacy_text_saved_as_utf8_is_recognised_too() -> None:
     """Mojibake converted to UTF-8 without converting the font ("Hµ Néi" stored as Unicode)."""
     tcvn = (PAGES / "tcvn3_legacy.html").read_bytes().decode("cp1252")

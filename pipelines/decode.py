@@ -143,10 +143,14 @@ def _reads_as_vietnamese(text: str) -> bool:
 
 # The commonest Vietnamese words as TCVN3 (ABC) and VNI bytes show them when read as windows-1252:
 # và của đã người những có được Việt với là một các này đến không tỉnh thành
-_TCVN3_WORDS = frozenset({"vµ", "cña", "®·", "ng\xadêi", "nh÷ng", "cã", "®\xadîc", "viöt", "víi", "lµ", "mét",
-                          "c¸c", "nµy", "®õn", "kh«ng", "tønh", "thµnh", "ngµy", "n¨m", "®¬n", "®ång"})
-_VNI_WORDS = frozenset({"vaø", "cuûa", "ñaõ", "ngöôøi", "nhöõng", "coù", "ñöôïc", "vieät", "vôùi", "laø", "moät",
-                        "caùc", "naøy", "ñeán", "khoâng", "tænh", "thaønh", "ngaøy", "naêm", "ñôn", "ñoàng"})
+# Case-folded, as the tokens they are compared with are: TCVN3's "µ" (U+00B5, the micro sign) folds to the Greek
+# "μ", so "vµ", "lµ" as written here would never match
+_TCVN3_WORDS = frozenset(w.casefold() for w in (
+    "vµ", "cña", "®·", "ng\xadêi", "nh÷ng", "cã", "®\xadîc", "viöt", "víi", "lµ", "mét", "c¸c", "nµy", "®õn",
+    "kh«ng", "tønh", "thµnh", "ngµy", "n¨m", "®¬n", "®ång"))
+_VNI_WORDS = frozenset(w.casefold() for w in (
+    "vaø", "cuûa", "ñaõ", "ngöôøi", "nhöõng", "coù", "ñöôïc", "vieät", "vôùi", "laø", "moät", "caùc", "naøy",
+    "ñeán", "khoâng", "tænh", "thaønh", "ngaøy", "naêm", "ñôn", "ñoàng"))
 _WORD_EDGE = "\"'“”‘’()[]{}.,;:!?…"
 
 

@@ -95,6 +95,12 @@ def test_legacy_words_count_with_their_punctuation_and_against_every_word() -> N
     assert legacy_encoding(f"{words} " + "word " * 600) is None
 
 
+def test_tcvn3_words_spelt_with_the_micro_sign_count() -> None:
+    """"và", "là", "ngày", "này", "thành" are spelt with "µ" (U+00B5) in TCVN3, which case-folds to the Greek "μ":
+    the commonest words of all must count too."""
+    assert legacy_encoding("vµ lµ ngµy nµy thµnh Vµ") == "tcvn3"
+
+
 def test_legacy_words_count_in_capitals_and_among_markup() -> None:
     """Each token is case-folded on its own (not the page first): capitals count, markup and ASCII script around
     them change nothing, and a token that folds to ASCII (the Kelvin sign) is no legacy word."""

@@ -12,21 +12,20 @@ from lxml import etree
 from lxml import html as lhtml
 from lxml.cssselect import CSSSelector
 
-from pipelines.metadata import clean_text, cls  # cls is defined there (metadata reads it too)
+from pipelines.metadata import ClassWords, clean_text, cls  # defined there (metadata reads them too)
 
 # elements that are never article text
 _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "form", "button", "input", "select",
               "textarea", "marquee", "svg", "canvas", "video", "audio", "object", "embed", "nav", "footer",
               "aside", "menu", "dialog")
 # class/id words of page furniture (matched as whole words of class or id attributes)
-_BOILER = re.compile(
+_BOILER = ClassWords(
     r"(^|[\s_-])(share|sharing|social|related|relate|tags?|keywords?|comments?|binh-?luan|breadcrumbs?|tools|"
     r"print|font-?size|fontsize|most|popular|docnhieu|xem-?nhieu|banner|ads?|advert\w*|qc|quang-?cao|menu|"
     r"navbar|nav|sidebar-2|widget|tab-?head|tabs?-news|tab-pane|other-news|tin-?khac|paging|pagination|"
     r"pager|rating|vote|subscribe|newsletter|login|search|footer|copyright|top-?bar|header|toolbar|"
     r"img-alt|thumb-title|hot-?tags|box-most|box-related|box_comment|comment_item|article-tools|"
     r"detail-tools|detail-tags|detail-relate|author-box|audio|player)($|[\s_-])",
-    re.I,
 )
 
 BLOCKS = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "td", "th",
@@ -34,6 +33,7 @@ BLOCKS = {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "p
 
 # page builders name every box of the article "widget" too (Elementor's image, heading and text widgets)
 _PAGE_BUILDER = re.compile(r"\belementor-[\w-]+|\bwp-block-[\w-]+", re.I)
+_PAGE_BUILDER_WORDS = ClassWords(_PAGE_BUILDER.pattern)
 
 
 _EMBED = re.compile(r"(^|\s)(twitter-tweet|twitter-video|instagram-media|tiktok-embed|fb-post|bluesky-embed)(\s|$)")
@@ -125,7 +125,7 @@ def prune(root: Any, keep: list[Any]) -> None:
         if not isinstance(el.tag, str) or el in protected or el.getparent() is None:
             continue
         names = cls(el)
-        if names != " " and _BOILER.search(_PAGE_BUILDER.sub(" ", names)):  # most elements have no class or id
+        if names != " " and _BOILER.search(_PAGE_BUILDER_WORDS.sub(" ", names)):  # most elements have no class or id
             drop(el)
 
 

@@ -17,6 +17,7 @@ from pipelines.clean import cls, emphasised, in_link, inside, leafish, link_dens
 from pipelines.dates import parse_visible
 from pipelines.metadata import (
     AUTHOR_LABEL,
+    ClassWords,
     PageMeta,
     byline_name,
     clean_author,
@@ -30,9 +31,9 @@ from pipelines.metadata import (
     strip_site_suffix,
 )
 
-_LEAD = re.compile(r"(^|[\s_-])(sapo|lead|summary|description|desc|chapeau|excerpt|intro|abstract|tom-?tat|"
-                   r"article-sapo|detail-sapo)($|[\s_-])", re.I)
-_AUTHOR = re.compile(r"(^|[\s_-])(authors?|bylines?|tac-?gia|writers?|signature|detail-author)($|[\s_-])", re.I)
+_LEAD = ClassWords(r"(^|[\s_-])(sapo|lead|summary|description|desc|chapeau|excerpt|intro|abstract|tom-?tat|"
+                   r"article-sapo|detail-sapo)($|[\s_-])")
+_AUTHOR = ClassWords(r"(^|[\s_-])(authors?|bylines?|tac-?gia|writers?|signature|detail-author)($|[\s_-])")
 
 _TITLE_SEPS = re.compile(r"\s+(?:\||-|–|—|::|»|/)\s+")
 _HEADING_TAGS = ("h1", "h2", "h3", "h4")

@@ -23,11 +23,6 @@ _ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "blogposting
                   "analysisnewsarticle", "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle",
                   "askpublicnewsarticle", "satiricalarticle", "scholarlyarticle", "techarticle",
                   "advertisercontentarticle", "socialmediaposting", "discussionforumposting", "report", "webpage"}
-_DATE_CLASS = re.compile(r"date|time|publish|ngay|thoi-gian|post-time|meta", re.I)
-# today's date in a page's top bar or site header is not the article's ("article-header" may well hold it)
-_NOT_ARTICLE_DATE = re.compile(r"today|now\b|current|clock|weather|top-?bar|top-?header|site-?header|page-?header|"
-                               r"(^|\s)header(\s|$)", re.I)
-_AUTHOR_CLASS = re.compile(r"author|byline|tac-?gia|writer|signature|nguon", re.I)
 
 
 def clean_text(s: str | None) -> str:
@@ -269,6 +264,39 @@ def cls(el: Any) -> str:
     return f"{el.get('class') or ''} {el.get('id') or ''}"
 
 
+class ClassWords:
+    """A case-insensitive pattern of class and id words (``cls``), searched as fast as a case-sensitive one.
+
+    An ASCII string (nearly every class list) is lower-cased and searched by the pattern compiled without
+    ``re.I``: the same matches at the same places, since the pattern has no upper-case letter, and two to three
+    times faster on the long class lists of utility CSS.  Any other string is searched with ``re.I`` as it is,
+    Unicode's case-insensitive letters included (the Kelvin sign matches "k")."""
+
+    __slots__ = ("_any", "_lower")
+
+    def __init__(self, pattern: str) -> None:
+        if pattern != pattern.lower():  # an upper-case letter (or \\S, \\W, \\B) would not survive lower-casing
+            raise ValueError(f"ClassWords needs a pattern without upper-case letters: {pattern!r}")
+        self._any, self._lower = re.compile(pattern, re.I), re.compile(pattern)
+
+    def search(self, names: str) -> bool:
+        if names.isascii():
+            return self._lower.search(names.lower()) is not None
+        return self._any.search(names) is not None
+
+    def sub(self, repl: str, names: str) -> str:
+        """``names`` with the matches replaced, lower-cased when ASCII: for another ``ClassWords`` to search."""
+        if names.isascii():
+            return self._lower.sub(repl, names.lower())
+        return self._any.sub(repl, names)
+
+
+_DATE_CLASS = ClassWords(r"date|time|publish|ngay|thoi-gian|post-time|meta")
+# today's date in a page's top bar or site header is not the article's ("article-header" may well hold it)
+_NOT_ARTICLE_DATE = ClassWords(r"today|now\b|current|clock|weather|top-?bar|top-?header|site-?header|page-?header|"
+                               r"(^|\s)header(\s|$)")
+
+
 def page_zone(values: list[Any]) -> dt.tzinfo | None:
     """The UTC offset a page states its times in: the first of its machine-readable times (``values``) with an
     explicit offset other than UTC (which SEO plugins write whatever the newsroom's zone), else None."""
@@ -319,7 +347,7 @@ def find_visible_date(tree: Any, anchor: Any | None, zone: dt.tzinfo | None = No
             continue
         if el.tag in ("html", "body"):
             continue
-        named = el.tag == "time" or (names != " " and bool(_DATE_CLASS.search(names)))
+        named = el.tag == "time" or (names != " " and _DATE_CLASS.search(names))
         if not named and (len(el) > 4 or any(isinstance(c.tag, str) and c.tag in _BLOCKISH for c in el)):
             continue  # unnamed: only small leaf blocks (a date line, not the container around it)
         txt = node_text(el)

@@ -281,3 +281,34 @@ def test_element_texts_are_remembered_only_inside_texts_remembered() -> None:
         other.join()
         assert seen == ["Huế"]
     assert node_text(p) == "Huế"
+
+
+_CLASS_LISTS = [
+    "", " ", "post-date", "Post-Date entry", "TopBar", "site_header", "header", "page-header x", "xheader",
+    "ArticleMeta", "DetailAuthor", "tac-gia", "TAC-GIA", "box-Related", "Share-Tools", "advertisement-box",
+    "elementor-widget-container wp-block-group", "Elementor-Widget widget", "mt-4 flex text-sm md:text-base " * 8,
+    "ti\u1ebfng-vi\u1ec7t date", "\u212aeywords", "\u017fhare", "author\u0131", "DAT\u0130", "na\u00efve byline",
+    "\u0130MAGE time", "\u00c9DITION related", "\u1e9eMART", "top-\u00adbar",
+]
+
+
+@pytest.mark.parametrize("names", _CLASS_LISTS)
+def test_class_word_patterns_match_as_their_case_insensitive_regex(names: str) -> None:
+    """ClassWords lower-cases ASCII class lists and searches without re.I: exactly what re.I finds, non-ASCII
+    lists (the Kelvin sign, the long s, the dotted capital I) included."""
+    from pipelines import clean, fields, metadata
+
+    for words in (metadata._DATE_CLASS, metadata._NOT_ARTICLE_DATE, clean._BOILER, clean._PAGE_BUILDER_WORDS,
+                  fields._LEAD, fields._AUTHOR):
+        regex = re.compile(words._any.pattern, re.I)
+        assert words.search(names) == bool(regex.search(names)), (words._any.pattern[:40], names)
+        cut = words.sub(" ", names)
+        assert bool(clean._BOILER.search(cut)) == bool(re.compile(clean._BOILER._any.pattern, re.I).search(
+            regex.sub(" ", names)))
+
+
+def test_class_words_refuse_a_pattern_with_capitals() -> None:
+    from pipelines.metadata import ClassWords
+
+    with pytest.raises(ValueError, match="upper-case"):
+        ClassWords(r"\Sdate")

@@ -84,7 +84,6 @@ def text_blocks(root: Any, max_chars: int = MAX_BLOCK_CHARS) -> tuple[str, ...]:
     children included, nested blocks not), split at ``<br>``.  Iterative, so any nesting depth is fine."""
     out: dict[str, None] = {}
     bufs: list[list[str]] = [[]]
-    skipping = 0
 
     def flush(buf: list[str]) -> None:
         if buf:
@@ -99,10 +98,13 @@ def text_blocks(root: Any, max_chars: int = MAX_BLOCK_CHARS) -> tuple[str, ...]:
         return ()
     for event, el in walker:
         tag = el.tag.lower() if isinstance(el.tag, str) else ""
+        if tag in _SKIP_TAGS:  # not read, nor what is inside (never walked): only its tail, at its end
+            if event == "start":
+                walker.skip_subtree()
+            elif el.tail:
+                bufs[-1].append(el.tail)
+            continue
         if event == "start":
-            if skipping or tag in _SKIP_TAGS:
-                skipping += 1
-                continue
             if tag in _BLOCK_TAGS:
                 flush(bufs[-1])
                 bufs.append([])
@@ -110,11 +112,6 @@ def text_blocks(root: Any, max_chars: int = MAX_BLOCK_CHARS) -> tuple[str, ...]:
                 flush(bufs[-1])
             if tag and el.text:
                 bufs[-1].append(el.text)
-            continue
-        if skipping:
-            skipping -= 1
-            if skipping == 0 and el.tail:
-                bufs[-1].append(el.tail)
             continue
         if tag in _BLOCK_TAGS and len(bufs) > 1:
             flush(bufs.pop())

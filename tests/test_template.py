@@ -84,6 +84,15 @@ def test_text_blocks_are_what_a_reader_sees() -> None:
     assert tpl.text_blocks(root) == ("Tin liên quan", "Bài một", "đuôi", "dòng một", "dòng hai", "Mục")
 
 
+def test_text_blocks_skip_what_is_not_shown_but_keep_what_follows_it() -> None:
+    """An icon's <svg>, a <noscript> holding a <script>: nothing inside is a block, and the text after each (its
+    tail) still belongs to the block around it."""
+    root = lhtml.document_fromstring(
+        "<html><body><p>Chia sẻ <svg><g><text>icon</text><path/></g></svg>bài viết</p>"
+        "<div>trước<noscript><div>bật JavaScript</div><script>x()</script></noscript> sau</div></body></html>")
+    assert tpl.text_blocks(root) == ("Chia sẻ bài viết", "trước sau")
+
+
 def test_text_blocks_of_a_deeply_nested_page() -> None:
     root = lhtml.document_fromstring("<html><body>" + "<div>x" * 5000 + "</div>" * 5000 + "</body></html>")
     assert tpl.text_blocks(root) == ("x",)

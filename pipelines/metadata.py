@@ -275,7 +275,7 @@ class ClassWords:
     __slots__ = ("_any", "_lower")
 
     def __init__(self, pattern: str) -> None:
-        if pattern != pattern.lower():  # an upper-case letter (or \\S, \\W, \\B) would not survive lower-casing
+        if pattern != pattern.lower():  # an upper-case letter (or \S, \W, \B) would not survive lower-casing
             raise ValueError(f"ClassWords needs a pattern without upper-case letters: {pattern!r}")
         self._any, self._lower = re.compile(pattern, re.I), re.compile(pattern)
 

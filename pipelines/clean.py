@@ -12,7 +12,8 @@ from lxml import etree
 from lxml import html as lhtml
 from lxml.cssselect import CSSSelector
 
-from pipelines.metadata import ClassWords, clean_text, cls  # defined there (metadata reads them too)
+from pipelines.classnames import ClassWords, cls
+from pipelines.metadata import clean_text
 
 # elements that are never article text
 _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "form", "button", "input", "select",

@@ -13,11 +13,11 @@ import re
 from typing import Any
 
 from config.sources import Extraction
-from pipelines.clean import cls, emphasised, in_link, inside, leafish, link_density, select, text_len
+from pipelines.classnames import ClassWords, cls
+from pipelines.clean import emphasised, in_link, inside, leafish, link_density, select, text_len
 from pipelines.dates import parse_visible
 from pipelines.metadata import (
     AUTHOR_LABEL,
-    ClassWords,
     PageMeta,
     byline_name,
     clean_author,
@@ -222,7 +222,7 @@ def find_author(pm: PageMeta, root: Any, site_names: set[str]) -> tuple[str | No
     for el in root.iter():
         if not isinstance(el.tag, str) or el.tag in ("a", "script", "style", "title", "meta", "option"):
             continue
-        named = bool(_AUTHOR.search(cls(el)))
+        named = _AUTHOR.search(cls(el))
         if not named and (labelled is not None or len(el) > 6 or not leafish(el)):
             continue
         t = node_text(el)

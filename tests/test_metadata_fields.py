@@ -308,7 +308,7 @@ def test_class_word_patterns_match_as_their_case_insensitive_regex(names: str) -
 
 
 def test_class_words_refuse_a_pattern_with_capitals() -> None:
-    from pipelines.metadata import ClassWords
+    from pipelines.classnames import ClassWords
 
     with pytest.raises(ValueError, match="upper-case"):
         ClassWords(r"\Sdate")
